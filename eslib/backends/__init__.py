@@ -1,0 +1,1 @@
+"""Storage backends. Each module implements :class:`eslib.backends.base.Backend`."""

@@ -1,0 +1,127 @@
+"""In-process backend: lists and dicts behind one lock. Gone when the process ends."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from ..events import AppendResult, RecordedEvent
+from .base import (
+    EventQuery,
+    StoredId,
+    StreamAppend,
+    arrow_schema,
+    check_expected,
+    matches,
+    replayed_result,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class MemoryBackend:
+    """The whole log in memory: position p is ``log[p - 1]``."""
+
+    capabilities = frozenset({"inline_projections"})
+
+    def __init__(self, target: str = "") -> None:
+        self._lock = threading.RLock()
+        self._log: list[RecordedEvent] = []
+        self._streams: dict[str, list[RecordedEvent]] = {}
+        self._ids: dict[uuid.UUID, RecordedEvent] = {}
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        with self._lock:
+            results: list[AppendResult | None] = []
+            for item in batch:
+                stored = [
+                    StoredId(e.id, e.stream_id, e.version, e.position)
+                    for e in (self._ids.get(p.id) for p in item.events)
+                    if e is not None
+                ]
+                replayed = replayed_result(item, stored)
+                if replayed is None:
+                    check_expected(item.stream_id, item.expected, len(self._streams.get(item.stream_id, ())))
+                results.append(replayed)
+            # every check passed: now write, so a failing batch leaves nothing behind
+            for i, item in enumerate(batch):
+                if results[i] is not None:
+                    continue
+                stream = self._streams.setdefault(item.stream_id, [])
+                positions = []
+                for p in item.events:
+                    event = RecordedEvent(
+                        item.stream_id,
+                        len(stream) + 1,
+                        len(self._log) + 1,
+                        p.id,
+                        p.type,
+                        json.loads(p.data_json),
+                        json.loads(p.metadata_json),
+                        p.recorded_at,
+                    )
+                    stream.append(event)
+                    self._log.append(event)
+                    self._ids[p.id] = event
+                    positions.append(event.position)
+                results[i] = AppendResult(item.stream_id, len(stream), tuple(positions))
+            return [r for r in results if r is not None]
+
+    def read_stream(
+        self, stream_id: str, from_version: int, backwards: bool, limit: int | None
+    ) -> Iterator[RecordedEvent]:
+        with self._lock:
+            events = self._streams.get(stream_id, [])[from_version - 1 :]
+        if backwards:
+            events = events[::-1]
+        return iter(events if limit is None else events[:limit])
+
+    def read_all(self, query: EventQuery) -> Iterator[RecordedEvent]:
+        return iter(self._select(query))
+
+    def _select(self, query: EventQuery) -> list[RecordedEvent]:
+        with self._lock:
+            if query.stream_id is not None:
+                candidates = [e for e in self._streams.get(query.stream_id, ())
+                              if e.position >= query.from_position]
+            else:
+                candidates = self._log[query.from_position - 1 :]
+        selected = [e for e in candidates if matches(query, e.stream_id, e.type, e.position)]
+        return selected if query.limit is None else selected[: query.limit]
+
+    def stream_version(self, stream_id: str) -> int:
+        return len(self._streams.get(stream_id, ()))
+
+    def streams(self) -> list[str]:
+        with self._lock:
+            return sorted(self._streams)
+
+    def head_position(self) -> int:
+        return len(self._log)
+
+    def to_arrow(self, query: EventQuery) -> pa.Table:
+        import pyarrow as pa
+
+        events = self._select(query)
+        return pa.table(
+            {
+                "position": [e.position for e in events],
+                "stream_id": [e.stream_id for e in events],
+                "version": [e.version for e in events],
+                "type": [e.type for e in events],
+                "recorded_at": [e.recorded_at for e in events],
+                "data": [json.dumps(e.data, ensure_ascii=False, separators=(",", ":"))
+                         for e in events],
+                "metadata": [json.dumps(e.metadata, ensure_ascii=False, separators=(",", ":"))
+                             for e in events],
+                "id": [str(e.id) for e in events],
+            },
+            schema=arrow_schema(),
+        )
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,79 @@
+"""Events as they go in (:class:`NewEvent`) and as they come out (:class:`RecordedEvent`)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Union
+
+
+class StreamState(enum.Enum):
+    """Expected-version values that are not a plain event count."""
+
+    ANY = "any"  #: append whatever the stream holds
+    STREAM_EXISTS = "stream_exists"  #: the stream must hold at least one event
+
+    def __repr__(self) -> str:
+        return f"eslib.{self.name}"
+
+    __str__ = __repr__
+
+
+NO_STREAM = 0  #: the stream must not exist yet (it holds 0 events)
+ANY = StreamState.ANY
+STREAM_EXISTS = StreamState.STREAM_EXISTS
+
+ExpectedVersion = Union[int, StreamState]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: a type, a JSON object of data and optional metadata.
+
+    ``id`` is a UUID (or its string form). Leave it unset and the store gives the
+    event an id from its ``id_factory``; set it to make a retried append idempotent.
+    """
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
+    id: uuid.UUID | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: its place in its stream and in the global log.
+
+    Treat ``data`` and ``metadata`` as read-only: on the memory backend they are
+    shared between readers.
+    """
+
+    stream_id: str
+    version: int
+    position: int
+    id: uuid.UUID
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def category(self) -> str:
+        """The part of the stream id before the first '-'."""
+        return category_of(self.stream_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: the stream's version after it and the events' global positions."""
+
+    stream_id: str
+    version: int
+    positions: tuple[int, ...]
+
+
+def category_of(stream_id: str) -> str:
+    """The category of a stream: the part of its id before the first '-'."""
+    return stream_id.split("-", 1)[0]
