@@ -1,0 +1,559 @@
+"""PostgreSQL backend: many writer processes, and a global order followers can trust.
+
+The schema, the append function and the global-order fence are explained in
+backends/README.md; the SQL lives in :mod:`eslib.backends.postgres_sql`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import (
+    ConfigurationError,
+    DuplicateEventId,
+    EslibError,
+    StoreError,
+    WriteOutcomeUnknown,
+    WrongExpectedVersion,
+)
+from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent
+from ..urls import hide_password
+from . import postgres_sql as sql
+from .base import (
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+    EventQuery,
+    Snapshot,
+    StoredId,
+    StreamAppend,
+    arrow_schema,
+    check_expected,
+    replayed_result,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+
+T = TypeVar("T")
+
+_OUTCOME_UNKNOWN = (
+    "the connection to PostgreSQL broke while the write was being committed; "
+    "the write may or may not have been stored; retrying the same append with the same "
+    "event ids is safe"
+)
+
+
+@dataclass(frozen=True)
+class BlockingTransaction:
+    """A running transaction that keeps ``read_all`` followers from seeing newer events."""
+
+    pid: int
+    database: str | None
+    user: str | None
+    application_name: str | None
+    state: str | None  # e.g. "idle in transaction"
+    xact_start: datetime | None
+    hidden_events: int  # committed events followers cannot be shown until it ends
+
+    def __str__(self) -> str:
+        return (
+            f"PostgreSQL backend pid {self.pid} ({self.state or 'unknown state'}, "
+            f"application {self.application_name or '?'!r}, user {self.user or '?'}, "
+            f"database {self.database or '?'}, transaction started {self.xact_start}) holds "
+            f"back {self.hidden_events} committed event(s): followers see them once it ends; "
+            "end it (COMMIT/ROLLBACK) or SELECT pg_terminate_backend(pid)"
+        )
+
+
+class PostgresBackend:
+    """Events in PostgreSQL tables, through a ``psycopg_pool`` connection pool."""
+
+    capabilities: frozenset[str] = frozenset({"sql", "multi_process"})
+
+    def __init__(self, target: str, pool_size: int = 4, **options: Any) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:  # pragma: no cover - a dependency of eslib
+            raise ConfigurationError(f"PostgreSQL needs psycopg and psycopg_pool: {exc}") from exc
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ConfigurationError(f"pool_size must be an int >= 1, got {pool_size!r}")
+        if options:
+            raise ConfigurationError(
+                f"unknown PostgreSQL option(s) {', '.join(sorted(options))}; accepted: pool_size"
+            )
+        self._safe_url = hide_password(target)
+        self._dirty: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "application_name" not in psycopg.conninfo.conninfo_to_dict(target):
+            kwargs["application_name"] = "eslib"
+        try:
+            with psycopg.connect(target, **kwargs) as conn:
+                _ensure_schema(conn)
+        except psycopg.Error as exc:
+            raise ConfigurationError(
+                f"cannot open the PostgreSQL store at {self._safe_url}: "
+                f"{hide_password(str(exc)).strip()}"
+            ) from exc
+        self._pool = ConnectionPool(
+            target,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=kwargs,
+            configure=_configure,
+            reset=self._reset,
+            open=True,
+            name="eslib",
+        )
+        self._closed = False
+
+    # -- connections and errors ------------------------------------------------
+
+    def _reset(self, conn: psycopg.Connection[Any]) -> None:
+        # The append function unlocks its session lock itself; after an error we make sure.
+        if conn in self._dirty:
+            self._dirty.discard(conn)
+            conn.execute("SELECT pg_advisory_unlock_all()")
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn:
+            try:
+                yield conn
+            except BaseException:
+                self._dirty.add(conn)
+                raise
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, write: bool = False,
+             batch: Sequence[StreamAppend] = ()) -> T:
+        """Run ``work`` on a pool connection, retrying once on a connection found broken.
+
+        Retrying an append is safe: the same event ids make it idempotent.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._translate(write=write, batch=batch), self._connection() as conn:
+                    return work(conn)
+            except (WriteOutcomeUnknown, _Broken):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _translate(self, *, write: bool = False,
+                   batch: Sequence[StreamAppend] = ()) -> Iterator[None]:
+        """The one place where driver errors become eslib errors (original as __cause__)."""
+        import psycopg
+        from psycopg import errors as pe
+        from psycopg_pool import PoolClosed, PoolTimeout
+
+        try:
+            yield
+        except EslibError:
+            raise
+        except (PoolTimeout, PoolClosed) as exc:  # nothing was sent: the outcome is known
+            raise StoreError(
+                f"no PostgreSQL connection available from {self._safe_url}: {exc}"
+            ) from exc
+        except pe.UniqueViolation as exc:
+            constraint = getattr(exc.diag, "constraint_name", None) or ""
+            if constraint == "eslib_events_id_key":
+                raise DuplicateEventId(
+                    [str(e.id) for a in batch for e in a.events][:3],
+                    "(written concurrently by another append)",
+                ) from exc
+            if constraint == "eslib_events_stream_id_version_key" and batch:
+                first = batch[0]
+                raise WrongExpectedVersion(
+                    first.stream_id, _shown(first.expected), self.stream_version(first.stream_id)
+                ) from exc
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+        except psycopg.Error as exc:
+            if exc.sqlstate == sql.NOT_FIRST_WRITE:
+                raise ConfigurationError(
+                    "an append must be the first write in a PostgreSQL transaction, and a "
+                    "transaction appends once (use append_many for several streams): the "
+                    "global order read_all guarantees depends on it"
+                ) from exc
+            if _is_broken(exc):
+                if write:
+                    raise WriteOutcomeUnknown(_OUTCOME_UNKNOWN) from exc
+                raise _Broken(f"lost the connection to PostgreSQL at {self._safe_url}: "
+                              f"{hide_password(str(exc)).strip()}") from exc
+            raise StoreError(f"PostgreSQL ({exc.sqlstate or 'client'}): {exc}") from exc
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        return self._run(lambda conn: _append(conn, batch), write=True, batch=batch)
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresTransaction]:
+        with self._translate(), self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield PostgresTransaction(self, conn)
+            except BaseException:
+                if not conn.broken:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except Exception:  # the server rolls back anyway when the session ends
+                        conn.close()
+                raise
+            with self._translate(write=True):
+                conn.execute("COMMIT")
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        self._run(lambda conn: conn.execute(
+            "INSERT INTO eslib_snapshots (stream_id, version, schema, state)"
+            " VALUES (%s, %s, %s, %s::json) ON CONFLICT (stream_id) DO UPDATE"
+            " SET version = excluded.version, schema = excluded.schema, state = excluded.state",
+            (snapshot.stream_id, snapshot.version, snapshot.schema, snapshot.state_json),
+        ), write=True)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _fetch(self, query: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return self._run(lambda conn: conn.execute(query, params).fetchall())
+
+    def read_stream(
+        self, stream_id: str, from_version: int, backwards: bool, limit: int | None
+    ) -> Iterator[RecordedEvent]:
+        # No fence needed: a stream's versions are written under its lock, gapless.
+        if backwards:
+            query = ("SELECT {} FROM eslib_events WHERE stream_id = %s AND version >= %s"
+                     " AND version <= %s ORDER BY version DESC LIMIT %s")
+            cursor = 2**62  # the newest first
+        else:
+            query = ("SELECT {} FROM eslib_events WHERE stream_id = %s AND version >= %s"
+                     " AND version >= %s ORDER BY version LIMIT %s")
+            cursor = from_version
+        query = query.format(sql.EVENT_COLUMNS)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            rows = self._fetch(query, (stream_id, from_version, cursor, page))
+            for row in rows:
+                yield _event(row)
+            if len(rows) < page:
+                return
+            cursor = rows[-1][1] - 1 if backwards else rows[-1][1] + 1
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def read_all(self, query: EventQuery) -> Iterator[RecordedEvent]:
+        where, params = _where(query)
+        statement = (f"SELECT {sql.EVENT_COLUMNS} FROM eslib_events WHERE position >= %s"
+                     f"{where} ORDER BY position LIMIT %s")
+        position = query.from_position
+        remaining = query.limit
+        while remaining is None or remaining > 0:
+            page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            rows = self._fetch(statement, (position, *params, page))
+            for row in rows:
+                yield _event(row)
+            if len(rows) < page:
+                return
+            position = rows[-1][2] + 1
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def stream_version(self, stream_id: str) -> int:
+        rows = self._fetch(
+            "SELECT coalesce(max(version), 0) FROM eslib_events WHERE stream_id = %s",
+            (stream_id,))
+        return int(rows[0][0])
+
+    def streams(self) -> list[str]:
+        # a loose index scan: one probe per stream, not one row per event
+        rows = self._fetch(
+            "WITH RECURSIVE s(id) AS (SELECT min(stream_id) FROM eslib_events UNION ALL"
+            " SELECT (SELECT min(stream_id) FROM eslib_events WHERE stream_id > s.id)"
+            " FROM s WHERE s.id IS NOT NULL) SELECT id FROM s WHERE id IS NOT NULL", ())
+        return sorted(r[0] for r in rows)
+
+    def head_position(self) -> int:
+        rows = self._fetch(
+            f"SELECT position FROM eslib_events WHERE {sql.FENCE} ORDER BY position DESC LIMIT 1",
+            ())
+        return int(rows[0][0]) if rows else 0
+
+    def to_arrow(self, query: EventQuery) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        where, params = _where(query)
+        limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
+        copy = (f"COPY (SELECT {sql.ARROW_COLUMNS} FROM eslib_events WHERE position >= %s"
+                f"{where} ORDER BY position{limit}) TO STDOUT (FORMAT csv)")
+
+        def fetch(conn: psycopg.Connection[Any]) -> bytes:
+            buffer = bytearray()
+            with conn.cursor() as cur, cur.copy(copy, (query.from_position, *params)) as out:
+                for block in out:
+                    buffer += block
+            return bytes(buffer)
+
+        data = self._run(fetch)
+        # the session is UTC, so recorded_at reads as "2024-05-01 12:00:00.123456+00"
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=arrow_schema().names),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=arrow_schema(), strings_can_be_null=False,
+                quoted_strings_can_be_null=False),
+        )
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        rows = self._fetch(
+            "SELECT stream_id, version, schema, state::text FROM eslib_snapshots"
+            " WHERE stream_id = %s", (stream_id,))
+        return Snapshot(*rows[0]) if rows else None
+
+    def load_checkpoint(self, name: str) -> int:
+        rows = self._fetch("SELECT position FROM eslib_checkpoints WHERE name = %s", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    # -- operations ------------------------------------------------------------------
+
+    def blocking_transactions(self) -> list[BlockingTransaction]:
+        """The running transactions that hold ``read_all`` followers back right now.
+
+        Empty when followers can see every committed event. A subscription that finds
+        ``head_position`` stuck should call this and warn, naming the connection.
+        """
+        head = self.head_position()
+        rows = self._fetch(sql.BLOCKERS, (head,))
+        return [BlockingTransaction(pid, db, user, app, state, start, int(n))
+                for pid, db, user, app, state, start, n in rows]
+
+    def close(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            self._pool.close()
+
+
+class PostgresTransaction:
+    """A pool connection inside BEGIN … COMMIT; see :class:`~eslib.backends.base.Transaction`."""
+
+    def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any]) -> None:
+        self._backend = backend
+        self._conn = conn
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        with self._backend._translate(batch=batch):
+            return _append(self._conn, batch)
+
+    def execute(self, sql_text: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._backend._translate():
+            cur = self._conn.execute(qmark_to_format(sql_text), tuple(params))
+            return cur.fetchall() if cur.description else []
+
+    def load_checkpoint(self, name: str) -> int:
+        with self._backend._translate():
+            row = self._conn.execute(
+                "SELECT position FROM eslib_checkpoints WHERE name = %s", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        with self._backend._translate():
+            self._conn.execute(
+                "INSERT INTO eslib_checkpoints (name, position) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                (name, position))
+
+
+class _Broken(StoreError):
+    """A connection found broken while reading (retried once on a fresh one)."""
+
+
+def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> list[AppendResult]:
+    """One call of eslib_append; a second only to skip streams that are idempotent replays."""
+    results: dict[str, AppendResult] = {}
+    pending = list(batch)
+    while pending:
+        streams = [a.stream_id for a in pending]
+        stream_of, ids, types, data, metadata, stamps = [], [], [], [], [], []
+        for i, item in enumerate(pending, start=1):
+            for e in item.events:
+                stream_of.append(i)
+                ids.append(e.id)
+                types.append(e.type)
+                data.append(e.data_json)
+                metadata.append(e.metadata_json)
+                stamps.append(e.recorded_at)
+        expected = [_encode_expected(a.expected) for a in pending]
+        row = conn.execute(sql.APPEND, (streams, expected, ids, types, data, metadata, stamps,
+                                        stream_of)).fetchone()
+        assert row is not None
+        written, versions, positions, s_ids, s_streams, s_versions, s_positions = row
+        if written:
+            start = 0
+            for item, version in zip(pending, versions, strict=True):
+                n = len(item.events)
+                results[item.stream_id] = AppendResult(
+                    item.stream_id, version, tuple(positions[start:start + n]))
+                start += n
+            break
+        stored = [StoredId(*s) for s in zip(s_ids or (), s_streams or (), s_versions or (),
+                                           s_positions or (), strict=True)]
+        remaining = []
+        for item, actual in zip(pending, versions, strict=True):
+            mine = {e.id for e in item.events}
+            replayed = replayed_result(item, [s for s in stored if s.id in mine])
+            if replayed is None:
+                check_expected(item.stream_id, item.expected, actual)
+                remaining.append(item)
+            else:
+                results[item.stream_id] = replayed
+        pending = remaining
+    return [results[a.stream_id] for a in batch]
+
+
+def _ensure_schema(conn: psycopg.Connection[Any]) -> None:
+    """Create the schema when missing, once, even with several processes connecting at once."""
+    def version() -> int | None:
+        row = conn.execute("SELECT to_regclass('eslib_schema') IS NOT NULL").fetchone()
+        if not (row and row[0]):
+            return None
+        found = conn.execute("SELECT max(version) FROM eslib_schema").fetchone()
+        return int(found[0]) if found and found[0] is not None else None
+
+    current = version()
+    if current is None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", sql.SCHEMA_LOCK)
+            current = version()  # another process may have created it while we waited
+            if current is None:
+                conn.execute(sql.SCHEMA)
+                conn.execute("INSERT INTO eslib_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+                current = SCHEMA_VERSION
+    if current > SCHEMA_VERSION:
+        raise ConfigurationError(
+            f"the database holds eslib schema version {current}, newer than this eslib "
+            f"understands ({SCHEMA_VERSION}); upgrade eslib"
+        )
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")  # recorded_at comes back as UTC datetimes
+
+
+def _encode_expected(expected: ExpectedVersion) -> int:
+    if expected is ANY:
+        return -1
+    if expected is STREAM_EXISTS:
+        return -2
+    assert isinstance(expected, int)
+    return expected
+
+
+def _is_broken(exc: psycopg.Error) -> bool:
+    import psycopg
+
+    conn_lost = exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in (
+        "57P01", "57P02", "57P03")  # admin/crash shutdown, cannot connect now
+    return isinstance(exc, psycopg.OperationalError) and conn_lost
+
+
+def _shown(expected: object) -> int | str:
+    return expected if isinstance(expected, int) else str(expected)
+
+
+def _event(row: tuple[Any, ...]) -> RecordedEvent:
+    return RecordedEvent(*row)
+
+
+def _where(query: EventQuery) -> tuple[str, list[object]]:
+    """The filters of a global-order read, the fence always included."""
+    clauses: list[str] = [f" AND {sql.FENCE}"]
+    params: list[object] = []
+    if query.to_position is not None:
+        clauses.append(" AND position <= %s")
+        params.append(query.to_position)
+    if query.stream_id is not None:
+        clauses.append(" AND stream_id = %s")
+        params.append(query.stream_id)
+    if query.category is not None:
+        clauses.append(" AND split_part(stream_id, '-', 1) = %s")
+        params.append(query.category)
+    if query.types is not None:
+        clauses.append(" AND type = ANY(%s::text[])")
+        params.append(list(query.types))
+    return "".join(clauses), params
+
+
+def qmark_to_format(text: str) -> str:
+    """Turn ``?`` placeholders into psycopg's ``%s``, escaping literal ``%``.
+
+    Leaves quoted strings ('…', E'…', "…", $tag$…$tag$) and comments alone, except
+    that ``%`` is doubled everywhere (psycopg reads the whole text).
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "?":
+            out.append("%s")
+            i += 1
+            continue
+        end = _skip_quoted(text, i)
+        if end == i:
+            out.append("%%" if c == "%" else c)
+            i += 1
+        else:
+            out.append(text[i:end].replace("%", "%%"))
+            i = end
+    return "".join(out)
+
+
+def _skip_quoted(text: str, i: int) -> int:
+    """The index just past the quoted string or comment starting at ``i`` (``i`` if none)."""
+    c, n = text[i], len(text)
+    if c == "'" or c == '"':
+        escapes = c == "'" and i > 0 and text[i - 1] in "eE" and (
+            i == 1 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+        j = i + 1
+        while j < n:
+            if escapes and text[j] == "\\":
+                j += 2
+                continue
+            if text[j] == c:
+                if j + 1 < n and text[j + 1] == c:  # '' or "" inside the string
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return n
+    if text.startswith("--", i):
+        j = text.find("\n", i)
+        return n if j < 0 else j + 1
+    if text.startswith("/*", i):
+        depth, j = 0, i
+        while j < n:
+            if text.startswith("/*", j):
+                depth, j = depth + 1, j + 2
+            elif text.startswith("*/", j):
+                depth, j = depth - 1, j + 2
+                if depth == 0:
+                    return j
+            else:
+                j += 1
+        return n
+    if c == "$" and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+        j = i + 1
+        while j < n and (text[j].isalnum() or text[j] == "_"):
+            j += 1
+        if j < n and text[j] == "$" and not text[i + 1:j][:1].isdigit():
+            tag = text[i:j + 1]
+            end = text.find(tag, j + 1)
+            return n if end < 0 else end + len(tag)
+    return i
+
