@@ -6,13 +6,20 @@ escape a backend are wrapped, the original kept as ``__cause__``::
     EslibError
     ├── ConfigurationError          bad URL, missing driver, unusable settings
     │   └── StoreLockedError        a DuckDB file is held by another process
-    ├── InvalidEvent                bad stream id, type, data or metadata
+    ├── InvalidEvent                bad stream id, type, data or metadata; an unregistered
+    │                               event or a non-dataclass passed to Aggregate.record
+    ├── RegistrationError           an event type or upcaster defined twice or wrongly
+    ├── UnknownEventType            a stored event type no class is registered for
+    ├── UpcastError                 stored event data cannot be brought to the current version
+    ├── AggregateNotFound           no stream (or no such version) for an aggregate id
     ├── DuplicateEventId            an event id already stored elsewhere
     ├── ConcurrencyError
     │   └── WrongExpectedVersion    the stream moved since it was read
     ├── StoreError                  the backend failed (connection, SQL, I/O)
     │   └── WriteOutcomeUnknown     the connection broke during a commit
-    └── StoreClosedError            the store was used after close()
+    ├── StoreClosedError            the store was used after close()
+    └── HandlerError                a projection/subscription/process handler kept failing
+        └── SubscriptionStopped     …so the follower stopped at that event (never skips it)
 """
 
 from __future__ import annotations
@@ -84,3 +91,69 @@ class StoreClosedError(EslibError):
 
     def __init__(self) -> None:
         super().__init__("the event store is closed; open a new one with eslib.connect()")
+
+
+class RegistrationError(EslibError):
+    """An event class or upcaster was registered twice under one name, or is not usable."""
+
+
+class UnknownEventType(EslibError):
+    """A stored event's type has no registered event class."""
+
+    def __init__(self, event_type: str, stream_id: str | None = None) -> None:
+        self.event_type = event_type
+        self.stream_id = stream_id
+        where = f" (stream {stream_id!r})" if stream_id else ""
+        super().__init__(
+            f"no event class is registered for type {event_type!r}{where}; decorate its "
+            f"dataclass with @eslib.event({event_type!r}) and import it before reading"
+        )
+
+
+class UpcastError(EslibError):
+    """Stored event data cannot be turned into the current event class."""
+
+
+class AggregateNotFound(EslibError):
+    """No aggregate with this id (or it has fewer events than the version asked for)."""
+
+    def __init__(self, stream_id: str, version: int | None = None, actual: int = 0) -> None:
+        self.stream_id = stream_id
+        self.version = version
+        self.actual = actual
+        if version is None:
+            detail = "has no events; create the aggregate and save it first"
+        else:
+            detail = f"has {actual} event(s), so there is no version {version}"
+        super().__init__(f"aggregate stream {stream_id!r} {detail}")
+
+    def __reduce__(self):  # keep attributes across pickling
+        return (type(self), (self.stream_id, self.version, self.actual))
+
+
+class HandlerError(EslibError):
+    """A handler failed on an event; ``event`` is the RecordedEvent, ``__cause__`` the error."""
+
+    def __init__(self, name: str, event: object, attempts: int, error: BaseException) -> None:
+        self.name = name
+        self.event = event
+        self.attempts = attempts
+        self.error = error
+        super().__init__(
+            f"{name!r} failed {attempts} time(s) on {_describe(event)}: "
+            f"{type(error).__name__}: {error}; fix the handler (or the data) and run it "
+            "again: it resumes at this event"
+        )
+
+
+class SubscriptionStopped(HandlerError):
+    """A subscription, catch-up projection or process manager stopped at a failing event."""
+
+
+def _describe(event: object) -> str:
+    position = getattr(event, "position", "?")
+    stream_id = getattr(event, "stream_id", "?")
+    version = getattr(event, "version", "?")
+    event_type = getattr(event, "type", type(event).__name__)
+    event_id = getattr(event, "id", "?")
+    return f"event {event_type} at position {position} ({stream_id}@{version}, id {event_id})"

@@ -1,0 +1,1 @@
+"""Worked examples of eslib's patterns, imported by tests and notebooks."""

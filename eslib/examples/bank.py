@@ -1,0 +1,248 @@
+"""The reference scenario: bank accounts and a money transfer run by a saga.
+
+Two aggregates — :class:`Account` and :class:`Transfer` — and the
+:class:`TransferProcess` process manager that moves money between accounts:
+
+1. ``TransferRequested`` → debit the source account (or fail the transfer when
+   funds are insufficient);
+2. ``TransferDebited`` → credit the target account and complete the transfer; if
+   the target refuses (closed), compensate: refund the source and fail the transfer.
+
+Every step is idempotent: a replayed event issues no second command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eslib
+from eslib.process import ProcessContext, ProcessManager
+
+
+class BankError(Exception):
+    """A command broke a bank rule; nothing was recorded."""
+
+
+class InsufficientFunds(BankError):
+    pass
+
+
+class AccountNotOpen(BankError):
+    pass
+
+
+# -- events ------------------------------------------------------------------
+
+
+@eslib.event
+class AccountOpened:
+    owner: str
+
+
+@eslib.event
+class Deposited:
+    amount: int
+
+
+@eslib.event
+class Withdrawn:
+    amount: int
+
+
+@eslib.event
+class AccountClosed:
+    pass
+
+
+@eslib.event
+class TransferDebited:
+    transfer_id: str
+    amount: int
+
+
+@eslib.event
+class TransferCredited:
+    transfer_id: str
+    amount: int
+
+
+@eslib.event
+class TransferRefunded:
+    transfer_id: str
+    amount: int
+
+
+@eslib.event
+class TransferRequested:
+    source: str
+    target: str
+    amount: int
+
+
+@eslib.event
+class TransferCompleted:
+    pass
+
+
+@eslib.event
+class TransferFailed:
+    reason: str
+
+
+# -- aggregates ----------------------------------------------------------------
+
+
+class Account(eslib.Aggregate):
+    """A bank account; transfer steps are idempotent per transfer id."""
+
+    def __init__(self, id: Any) -> None:
+        super().__init__(id)
+        self.owner: str | None = None
+        self.balance = 0
+        self.is_open = False
+        self.transfers: dict[str, str] = {}  # transfer id -> last step applied
+
+    def open(self, owner: str) -> None:
+        if self.version:
+            raise BankError(f"account {self.id} already exists")
+        self.record(AccountOpened(owner))
+
+    def deposit(self, amount: int) -> None:
+        self._check_open()
+        if amount <= 0:
+            raise BankError("a deposit must be positive")
+        self.record(Deposited(amount))
+
+    def withdraw(self, amount: int) -> None:
+        self._check_open()
+        if amount <= 0:
+            raise BankError("a withdrawal must be positive")
+        if amount > self.balance:
+            raise InsufficientFunds(f"account {self.id} holds {self.balance}, not {amount}")
+        self.record(Withdrawn(amount))
+
+    def close(self) -> None:
+        self._check_open()
+        self.record(AccountClosed())
+
+    def debit(self, transfer_id: str, amount: int) -> None:
+        if transfer_id in self.transfers:
+            return  # already debited for this transfer
+        self._check_open()
+        if amount > self.balance:
+            raise InsufficientFunds(f"account {self.id} holds {self.balance}, not {amount}")
+        self.record(TransferDebited(transfer_id, amount))
+
+    def credit(self, transfer_id: str, amount: int) -> None:
+        if transfer_id in self.transfers:
+            return
+        self._check_open()
+        self.record(TransferCredited(transfer_id, amount))
+
+    def refund(self, transfer_id: str, amount: int) -> None:
+        if self.transfers.get(transfer_id) != "debited":
+            return  # never debited, or already refunded
+        self.record(TransferRefunded(transfer_id, amount))
+
+    def _check_open(self) -> None:
+        if not self.is_open:
+            raise AccountNotOpen(f"account {self.id} is not open")
+
+    def apply(self, event: Any) -> None:
+        match event:
+            case AccountOpened(owner=owner):
+                self.owner, self.is_open = owner, True
+            case Deposited(amount=a) | TransferCredited(amount=a) | TransferRefunded(amount=a):
+                self.balance += a
+            case Withdrawn(amount=a) | TransferDebited(amount=a):
+                self.balance -= a
+            case AccountClosed():
+                self.is_open = False
+        match event:
+            case TransferDebited(transfer_id=t):
+                self.transfers[t] = "debited"
+            case TransferCredited(transfer_id=t):
+                self.transfers[t] = "credited"
+            case TransferRefunded(transfer_id=t):
+                self.transfers[t] = "refunded"
+
+
+class Transfer(eslib.Aggregate):
+    """A transfer request and its outcome: requested → completed | failed."""
+
+    def __init__(self, id: Any) -> None:
+        super().__init__(id)
+        self.source = self.target = ""
+        self.amount = 0
+        self.status = "new"
+        self.reason: str | None = None
+
+    def request(self, source: str, target: str, amount: int) -> None:
+        if self.version:
+            raise BankError(f"transfer {self.id} already requested")
+        if amount <= 0:
+            raise BankError("a transfer must be positive")
+        if source == target:
+            raise BankError("a transfer needs two different accounts")
+        self.record(TransferRequested(source, target, amount))
+
+    def complete(self) -> None:
+        if self.status == "requested":
+            self.record(TransferCompleted())
+
+    def fail(self, reason: str) -> None:
+        if self.status == "requested":
+            self.record(TransferFailed(reason))
+
+    def apply(self, event: Any) -> None:
+        match event:
+            case TransferRequested(source=s, target=t, amount=a):
+                self.source, self.target, self.amount = s, t, a
+                self.status = "requested"
+            case TransferCompleted():
+                self.status = "completed"
+            case TransferFailed(reason=r):
+                self.status, self.reason = "failed", r
+
+
+# -- the saga ------------------------------------------------------------------
+
+
+class TransferProcess(ProcessManager):
+    """Runs transfers: debit the source, credit the target, refund on failure."""
+
+    name = "transfers"
+    types = (TransferRequested, TransferDebited)
+
+    def __init__(self, store: eslib.EventStore, **options: Any) -> None:
+        super().__init__(store, **options)
+        self.accounts = eslib.Repository(store, Account)
+        self.transfers = eslib.Repository(store, Transfer)
+
+    def correlate(self, event: Any, recorded: eslib.RecordedEvent) -> str | None:
+        match event:
+            case TransferRequested():
+                return recorded.stream_id.split("-", 1)[1]
+            case TransferDebited(transfer_id=t):
+                return t
+        return None
+
+    def react(self, event: Any, ctx: ProcessContext) -> None:
+        match event:
+            case TransferRequested(source=source, amount=amount):
+                try:
+                    ctx.update(self.accounts, source, lambda a: a.debit(ctx.key, amount))
+                except BankError as exc:
+                    reason = str(exc)
+                    ctx.update(self.transfers, ctx.key, lambda t: t.fail(reason))
+            case TransferDebited(amount=amount):
+                transfer = ctx.get(self.transfers, ctx.key)
+                try:
+                    ctx.update(self.accounts, transfer.target,
+                               lambda a: a.credit(ctx.key, amount))
+                    ctx.update(self.transfers, ctx.key, lambda t: t.complete())
+                except BankError as exc:  # compensate: give the money back
+                    reason = f"credit refused: {exc}"
+                    ctx.update(self.accounts, transfer.source,
+                               lambda a: a.refund(ctx.key, amount))
+                    ctx.update(self.transfers, ctx.key, lambda t: t.fail(reason))

@@ -1,0 +1,229 @@
+"""Following the global log: :class:`Subscription` and the :class:`Follower` machinery.
+
+A follower reads ``read_all`` in pages from its checkpoint, hands the events to
+its handler and keeps following new ones, in a thread (``start``/``stop``) or
+step by step (``run_until_caught_up``, for tests, notebooks and scripts).
+
+Waiting for new events: when the store's backend has a hook
+``wait_for_events(after_position, timeout) -> bool`` (PostgreSQL can implement it
+with LISTEN/NOTIFY) the follower blocks in it; otherwise it polls, sleeping
+``poll_interval`` between empty reads.
+
+Errors: a failing event is retried ``retries`` times (the page is re-read from the
+checkpoint, so nothing already committed runs twice); then the follower stops with
+:class:`~eslib.SubscriptionStopped` naming the event. It never skips an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .errors import SubscriptionStopped
+from .events import RecordedEvent
+from .registry import EventRegistry, default_registry
+from .store import EventStore
+
+log = logging.getLogger("eslib.subscription")
+
+Handler = Callable[[Any, RecordedEvent], object]
+
+
+class EventFailed(Exception):
+    """Internal: a handler failed on ``recorded``; the follower decides to retry or stop."""
+
+    def __init__(self, recorded: RecordedEvent, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.recorded = recorded
+        self.error = error
+
+
+class Follower:
+    """Base of subscriptions, catch-up projections and process managers.
+
+    Subclasses implement :meth:`checkpoint` (the last position processed) and
+    :meth:`handle_page` (process events in order, committing progress as they go,
+    raising :class:`EventFailed` for the event that failed).
+    """
+
+    name: str = "follower"
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        types: Iterable[type | str] | None = None,
+        category: str | None = None,
+        registry: EventRegistry | None = None,
+        page_size: int = 500,
+        poll_interval: float = 0.05,
+        retries: int = 3,
+        retry_delay: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.registry = registry or default_registry
+        self.type_names = _type_names(types, self.registry)
+        self.category = category
+        self.page_size = page_size
+        self.poll_interval = poll_interval
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.processed = 0  #: events handled since this object was made
+        self.error: BaseException | None = None  #: why the thread stopped, if it failed
+        self._failing: tuple[int, int] = (0, 0)  # (position, attempts so far)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- to implement ----------------------------------------------------------
+
+    def checkpoint(self) -> int:
+        """The position of the last event processed (0: none)."""
+        raise NotImplementedError
+
+    def handle_page(self, page: list[RecordedEvent]) -> None:
+        raise NotImplementedError
+
+    # -- running -----------------------------------------------------------------
+
+    def step(self) -> int:
+        """Read and process one page; the number of events read (0: caught up)."""
+        page = list(self.store.read_all(
+            self.checkpoint() + 1, limit=self.page_size, types=self.type_names,
+            category=self.category,
+        ))
+        if not page:
+            return 0
+        try:
+            self.handle_page(page)
+        except EventFailed as failed:
+            position = failed.recorded.position
+            attempts = self._failing[1] + 1 if self._failing[0] == position else 1
+            self._failing = (position, attempts)
+            if attempts > self.retries:
+                raise SubscriptionStopped(self.name, failed.recorded, attempts,
+                                          failed.error) from failed.error
+            log.warning("%s: retry %d/%d at position %d: %r", self.name, attempts,
+                        self.retries, position, failed.error)
+            self._stopping.wait(self.retry_delay * attempts)
+        return len(page)
+
+    def run_until_caught_up(self) -> int:
+        """Process every event available now; returns how many were handled.
+
+        Raises :class:`~eslib.SubscriptionStopped` when a handler keeps failing.
+        """
+        before = self.processed
+        while self.step():
+            pass
+        return self.processed - before
+
+    def start(self) -> Follower:
+        """Follow in a daemon thread until :meth:`stop` (or a handler keeps failing)."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError(f"{self.name!r} is already running")
+        self._stopping.clear()
+        self.error = None
+        self._thread = threading.Thread(target=self._run, name=f"eslib-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop the thread; re-raises the error that stopped it, if any."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_until(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until the checkpoint reaches ``position`` (or the thread stops/times out)."""
+        deadline = time.monotonic() + timeout
+        while self.checkpoint() < position:
+            if not self.running or time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                if self.step() == 0:
+                    self._wait()
+        except BaseException as exc:  # reported, never swallowed: stop() re-raises it
+            self.error = exc
+            log.error("%s stopped: %s", self.name, exc)
+
+    def _wait(self) -> None:
+        wait_for_events = getattr(self.store.backend, "wait_for_events", None)
+        if wait_for_events is not None:
+            wait_for_events(self.checkpoint(), self.poll_interval)
+        else:
+            self._stopping.wait(self.poll_interval)
+
+    def __enter__(self) -> Follower:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Subscription(Follower):
+    """Calls ``handler(event, recorded)`` for every event after the checkpoint, in order.
+
+    ``event`` is the decoded domain event (the RecordedEvent itself for types no
+    class is registered for). With a ``name`` the checkpoint is kept in the store
+    (saved after each event: at-least-once, a crash redelivers at most one event);
+    without one it lives in this object and starts at ``from_position - 1``.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        from_position: int = 1,
+        **options: Any,
+    ) -> None:
+        super().__init__(store, **options)
+        self.handler = handler
+        self.name = name or str(getattr(handler, "__qualname__", "subscription"))
+        self._durable = name is not None
+        self._position = from_position - 1
+
+    def checkpoint(self) -> int:
+        return self.store.load_checkpoint(self.name) if self._durable else self._position
+
+    @property
+    def position(self) -> int:
+        return self.checkpoint()
+
+    def handle_page(self, page: list[RecordedEvent]) -> None:
+        decode = self.registry.decode
+        for recorded in page:
+            try:
+                self.handler(decode(recorded, raw_unknown=True), recorded)
+            except Exception as exc:
+                raise EventFailed(recorded, exc) from exc
+            if self._durable:
+                with self.store.transaction() as tx:
+                    tx.save_checkpoint(self.name, recorded.position)
+            else:
+                self._position = recorded.position
+            self.processed += 1
+
+
+def _type_names(types: Iterable[type | str] | None, registry: EventRegistry
+                ) -> tuple[str, ...] | None:
+    if types is None:
+        return None
+    if isinstance(types, (str, type)):
+        types = (types,)
+    return tuple(t if isinstance(t, str) else registry.type_of(t).name for t in types)

@@ -1,0 +1,153 @@
+"""Repositories on every backend: get, time travel, save, conflicts, update with retry."""
+
+from __future__ import annotations
+
+import pytest
+from test_aggregate import Balance, Open, Withdraw, wallet
+
+import eslib
+from eslib.examples.bank import (
+    Account,
+    AccountNotOpen,
+    AccountOpened,
+    Deposited,
+    InsufficientFunds,
+    Withdrawn,
+)
+
+
+def open_account(repo, id="1", deposits=(10,)):
+    account = repo.new(id)
+    account.open("ann")
+    for amount in deposits:
+        account.deposit(amount)
+    repo.save(account)
+    return account
+
+
+def test_save_and_get(store):
+    repo = eslib.Repository(store, Account)
+    saved = open_account(repo, deposits=(10, 5))
+    assert saved.pending_events == () and saved.version == 3
+    loaded = repo.get("1")
+    assert (loaded.owner, loaded.balance, loaded.version) == ("ann", 15, 3)
+    assert [e.type for e in store.read_stream("account-1")] == [
+        "AccountOpened", "Deposited", "Deposited"]
+    assert repo.exists("1") and not repo.exists("2")
+
+
+def test_time_travel(store):
+    repo = eslib.Repository(store, Account)
+    open_account(repo, deposits=(10, 5, 1))
+    assert [repo.get("1", version=v).balance for v in (1, 2, 3, 4)] == [0, 10, 15, 16]
+    with pytest.raises(eslib.AggregateNotFound, match="has 4 event"):
+        repo.get("1", version=5)
+
+
+def test_missing_aggregate(store):
+    repo = eslib.Repository(store, Account)
+    with pytest.raises(eslib.AggregateNotFound, match="'account-nope'") as info:
+        repo.get("nope")
+    assert info.value.stream_id == "account-nope"
+
+
+def test_nothing_pending_writes_nothing(store):
+    repo = eslib.Repository(store, Account)
+    open_account(repo)
+    head = store.head_position()
+    assert repo.save(repo.get("1")) is None
+    assert store.head_position() == head
+
+
+def test_concurrent_save_conflicts_and_writes_nothing(store):
+    repo = eslib.Repository(store, Account)
+    open_account(repo)
+    first, second = repo.get("1"), repo.get("1")
+    first.deposit(1)
+    repo.save(first)
+    second.withdraw(10)
+    with pytest.raises(eslib.WrongExpectedVersion) as info:
+        repo.save(second)
+    assert (info.value.expected, info.value.actual) == (2, 3)
+    assert store.stream_version("account-1") == 3
+    assert second.pending_events == (Withdrawn(10),)  # kept: the caller may retry
+
+
+def test_update_retries_under_a_real_conflict(make_store):
+    one = eslib.Repository(make_store(), Account)
+    two = eslib.Repository(make_store(), Account)
+    open_account(one)
+    runs = []
+
+    def withdraw(account):
+        runs.append(account.version)
+        if len(runs) == 1:  # another writer sneaks in between our load and our save
+            two.update("1", lambda a: a.deposit(100))
+        account.withdraw(5)
+
+    result = one.update("1", withdraw)
+    assert runs == [2, 3]  # reloaded and rerun on the fresh state
+    assert result.balance == 105 and one.get("1").balance == 105
+
+
+def test_update_gives_up_after_retries(make_store):
+    one = eslib.Repository(make_store(), Account)
+    two = eslib.Repository(make_store(), Account)
+    open_account(one)
+
+    def always_conflicting(account):
+        two.update("1", lambda a: a.deposit(1))
+        account.deposit(1)
+
+    with pytest.raises(eslib.WrongExpectedVersion):
+        one.update("1", always_conflicting, retries=2)
+    assert one.get("1").balance == 13  # three interfering deposits, none of ours
+
+
+def test_update_domain_error_writes_nothing(store):
+    repo = eslib.Repository(store, Account)
+    open_account(repo)
+    with pytest.raises(InsufficientFunds):
+        repo.update("1", lambda a: a.withdraw(99))
+    with pytest.raises(eslib.AggregateNotFound):
+        repo.update("2", lambda a: a.deposit(1))
+    with pytest.raises(AccountNotOpen):
+        repo.update("2", lambda a: a.deposit(1), create=True)
+    assert store.streams() == ["account-1"]
+
+
+def test_update_create(store):
+    repo = eslib.Repository(store, Account)
+    account = repo.update("9", lambda a: a.open("zed"), create=True)
+    assert account.version == 1 and repo.get("9").owner == "zed"
+
+
+def test_unknown_stored_type_named(store):
+    repo = eslib.Repository(store, Account)
+    open_account(repo)
+    store.append("account-1", [eslib.NewEvent("InterestPaid", {"amount": 1})])
+    with pytest.raises(eslib.UnknownEventType, match="InterestPaid"):
+        repo.get("1")
+
+
+def test_metadata_on_save(store):
+    repo = eslib.Repository(store, Account)
+    account = repo.new("1")
+    account.open("ann")
+    repo.save(account, metadata={"user": "u1"})
+    assert next(store.read_stream("account-1")).metadata == {"user": "u1", "schema_version": 1}
+
+
+def test_decider_through_repository(store):
+    repo = eslib.Repository(store, wallet)
+    created = repo.update("w1", Open("ann"), create=True)
+    assert created.state == Balance(opened=True) and created.stream_id == "wallet-w1"
+    store.append("wallet-w1", [eslib.registry.default_registry.to_new_event(Deposited(7))])
+    assert repo.update("w1", Withdraw(5)).state == Balance(True, 2)
+    assert repo.get("w1", version=2).state == Balance(True, 7)
+    with pytest.raises(InsufficientFunds):
+        repo.update("w1", Withdraw(5))
+    assert [e.type for e in store.read_stream("wallet-w1")] == [
+        "AccountOpened", "Deposited", "Withdrawn"]
+    assert isinstance(repo.get("w1").pending_events, tuple)
+    assert AccountOpened("x") != Deposited(1)
