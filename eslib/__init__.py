@@ -1,6 +1,7 @@
 """eslib: an event-sourcing workbench — an event store on memory, DuckDB and PostgreSQL."""
 
 from .aggregate import Aggregate
+from .bus import EventBus, HandlerFailure
 from .decider import Decider
 from .deterministic import SequentialIds, TickingClock
 from .errors import (
@@ -30,9 +31,12 @@ from .events import (
     RecordedEvent,
     StreamState,
 )
+from .process import ProcessContext, ProcessManager
+from .projection import EventContext, Projection, ProjectionRunner, SQLProjection
 from .registry import EventRegistry, default_registry, event, upcaster
 from .repository import Repository
-from .store import Batch, EventStore, connect
+from .store import Batch, EventStore, StoreTransaction, connect
+from .subscription import Subscription
 
 __version__ = "0.1.0"
 
@@ -49,19 +53,29 @@ __all__ = [
     "Decider",
     "DuplicateEventId",
     "EslibError",
+    "EventBus",
+    "EventContext",
     "EventRegistry",
     "EventStore",
     "HandlerError",
+    "HandlerFailure",
     "InvalidEvent",
     "NewEvent",
+    "ProcessContext",
+    "ProcessManager",
+    "Projection",
+    "ProjectionRunner",
     "RecordedEvent",
     "RegistrationError",
     "Repository",
+    "SQLProjection",
     "SequentialIds",
     "StoreClosedError",
     "StoreError",
     "StoreLockedError",
+    "StoreTransaction",
     "StreamState",
+    "Subscription",
     "SubscriptionStopped",
     "TickingClock",
     "UnknownEventType",

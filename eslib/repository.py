@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .aggregate import Aggregate
-from .errors import AggregateNotFound, WrongExpectedVersion
+from .errors import AggregateNotFound, ConfigurationError, WrongExpectedVersion
 from .events import AppendResult, NewEvent, RecordedEvent
 from .snapshot import load_snapshot, take_snapshot
 from .store import EventStore, StoreTransaction
@@ -62,6 +62,15 @@ class Repository(Generic[A]):
         self.snapshot_every = snapshot_every
         self.bus = bus
         self.inline_projections = tuple(inline_projections)
+        for projection in self.inline_projections:
+            if projection.in_store:
+                if "sql" not in store.capabilities:
+                    raise ConfigurationError(
+                        f"inline projection {projection.name} needs SQL tables, but "
+                        f"{store.url} has none; use a DuckDB or PostgreSQL store"
+                    )
+                with store.transaction() as tx:
+                    projection.setup(tx)
         self._decode = self.aggregate_class.registry.decode
 
     def __repr__(self) -> str:

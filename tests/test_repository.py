@@ -73,9 +73,10 @@ def test_concurrent_save_conflicts_and_writes_nothing(store):
     assert second.pending_events == (Withdrawn(10),)  # kept: the caller may retry
 
 
-def test_update_retries_under_a_real_conflict(make_store):
-    one = eslib.Repository(make_store(), Account)
-    two = eslib.Repository(make_store(), Account)
+def test_update_retries_under_a_real_conflict(store):
+    # two repositories (two "processes") writing the same stream
+    one = eslib.Repository(store, Account)
+    two = eslib.Repository(store, Account)
     open_account(one)
     runs = []
 
@@ -90,9 +91,9 @@ def test_update_retries_under_a_real_conflict(make_store):
     assert result.balance == 105 and one.get("1").balance == 105
 
 
-def test_update_gives_up_after_retries(make_store):
-    one = eslib.Repository(make_store(), Account)
-    two = eslib.Repository(make_store(), Account)
+def test_update_gives_up_after_retries(store):
+    one = eslib.Repository(store, Account)
+    two = eslib.Repository(store, Account)
     open_account(one)
 
     def always_conflicting(account):

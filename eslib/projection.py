@@ -1,0 +1,220 @@
+"""Projections: fold events into read models, remembering the last position applied.
+
+Two kinds of read model:
+
+* :class:`Projection` — plain Python (dicts, lists, a pandas frame built on demand)
+  in this process. Its checkpoint is ``self.position``, advanced after each event
+  it applied, so a failure in the middle of a page neither loses nor repeats an event.
+* :class:`SQLProjection` — tables in the store's own database (DuckDB, PostgreSQL):
+  each page of events and the checkpoint commit in one ``store.transaction()``;
+  a crash rolls both back together.
+
+Two ways to run one:
+
+* inline — ``Repository(..., inline_projections=[p])`` applies the new events in
+  the same transaction as the append (an error aborts the save);
+* catch-up — :class:`ProjectionRunner` reads ``read_all`` from the checkpoint, on
+  demand (``run_until_caught_up``), continuously (``start``/``stop``) or from
+  scratch (``rebuild``).
+
+A projection's ``apply(event, ctx)`` pattern-matches the event (events of types
+no class is registered for arrive as the RecordedEvent); ``ctx`` gives the stored
+event's ``stream_id``, ``version``, ``position``, ``metadata`` and, for SQL read
+models, ``ctx.execute(sql, params)`` with ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from .errors import ConfigurationError
+from .events import AppendResult, NewEvent, RecordedEvent
+from .registry import EventRegistry, default_registry
+from .store import EventStore, StoreTransaction
+from .subscription import EventFailed, Follower, _type_names
+
+
+class EventContext:
+    """Where the event being applied is stored, and the transaction to write the model in."""
+
+    __slots__ = ("metadata", "position", "stream_id", "tx", "type", "version")
+
+    def __init__(self, tx: StoreTransaction | None) -> None:
+        self.tx = tx
+        self.stream_id = ""
+        self.version = self.position = 0
+        self.type = ""
+        self.metadata: dict[str, Any] = {}
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run SQL in the projection's transaction (SQL read models only)."""
+        if self.tx is None:
+            raise ConfigurationError(
+                "this projection keeps its read model in Python; subclass "
+                "eslib.SQLProjection to write tables in the store's database"
+            )
+        return self.tx.execute(sql, params)
+
+    def _load(self, recorded: RecordedEvent) -> None:
+        self.stream_id, self.version, self.position = (
+            recorded.stream_id, recorded.version, recorded.position)
+        self.type, self.metadata = recorded.type, recorded.metadata
+
+
+class Projection:
+    """A read model in Python. Subclass it, set up the model in ``__init__`` and fold
+    events in :meth:`apply`. ``name`` (default: the class name) names the projection;
+    ``types`` (event classes or type names) limits the events it reads.
+    """
+
+    name: ClassVar[str] = ""
+    types: ClassVar[tuple[type | str, ...] | None] = None
+    registry: ClassVar[EventRegistry] = default_registry
+    #: the read model lives in the store's database (see SQLProjection)
+    in_store: ClassVar[bool] = False
+
+    position: int  #: the last position applied (Python read models)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Projection:
+        self = super().__new__(cls)
+        self.position = 0  # set here so a subclass __init__ without super() works
+        return self
+
+    def apply(self, event: Any, ctx: EventContext) -> None:
+        """Fold one event into the read model."""
+        raise NotImplementedError(f"{type(self).__qualname__} must implement apply(event, ctx)")
+
+    def setup(self, tx: StoreTransaction) -> None:
+        """Create the read model's tables if missing (SQL read models)."""
+
+    def clear(self, tx: StoreTransaction | None) -> None:
+        """Empty the read model before a rebuild. Default (Python): run ``__init__()`` again."""
+        type(self).__init__(self)
+
+    def type_names(self) -> tuple[str, ...] | None:
+        return _type_names(self.types, self.registry)
+
+
+class SQLProjection(Projection):
+    """A read model made of tables in the store's database (backends with ``"sql"``).
+
+    Implement :meth:`setup` (``CREATE TABLE IF NOT EXISTS …``), :meth:`clear`
+    (``DELETE FROM …``) and :meth:`apply` with ``ctx.execute``. The checkpoint is
+    kept in the store under ``name`` and commits with the tables.
+    """
+
+    in_store = True
+
+    def clear(self, tx: StoreTransaction | None) -> None:
+        raise NotImplementedError(f"{type(self).__qualname__} must implement clear(tx) "
+                                  "(e.g. DELETE FROM its tables) to be rebuilt")
+
+
+class ProjectionRunner(Follower):
+    """Runs a projection as a catch-up follower of ``read_all``.
+
+    One runner per projection at a time: two runners of the same SQL projection
+    would each apply the same page.
+    """
+
+    def __init__(self, store: EventStore, projection: Projection, **options: Any) -> None:
+        if projection.in_store and "sql" not in store.capabilities:
+            raise ConfigurationError(
+                f"{projection.name} keeps its read model in SQL tables, but {store.url} has no "
+                "SQL; use a DuckDB or PostgreSQL store, or a Python eslib.Projection"
+            )
+        options.setdefault("registry", projection.registry)
+        super().__init__(store, types=projection.types, **options)
+        self.projection = projection
+        self.name = projection.name
+        self._ready = False
+
+    def checkpoint(self) -> int:
+        if self.projection.in_store:
+            return self.store.load_checkpoint(self.name)
+        return self.projection.position
+
+    def step(self) -> int:
+        if not self._ready and self.projection.in_store:
+            with self.store.transaction() as tx:
+                self.projection.setup(tx)
+        self._ready = True
+        return super().step()
+
+    def handle_page(self, page: list[RecordedEvent]) -> None:
+        projection = self.projection
+        decode = self.registry.decode
+        apply = projection.apply
+        if not projection.in_store:
+            ctx = EventContext(None)
+            for recorded in page:
+                ctx._load(recorded)
+                try:
+                    apply(decode(recorded, raw_unknown=True), ctx)
+                except Exception as exc:
+                    raise EventFailed(recorded, exc) from exc
+                projection.position = recorded.position
+                self.processed += 1
+            return
+        with self.store.transaction() as tx:
+            if tx.load_checkpoint(self.name) >= page[0].position:
+                return  # another runner got here first; reread from the new checkpoint
+            ctx = EventContext(tx)
+            for recorded in page:
+                ctx._load(recorded)
+                try:
+                    apply(decode(recorded, raw_unknown=True), ctx)
+                except Exception as exc:  # leaving the block rolls the whole page back
+                    raise EventFailed(recorded, exc) from exc
+            tx.save_checkpoint(self.name, page[-1].position)
+        self.processed += len(page)
+
+    def rebuild(self) -> int:
+        """Empty the read model, reset the checkpoint and replay every event."""
+        if self.projection.in_store:
+            with self.store.transaction() as tx:
+                self.projection.setup(tx)
+                self.projection.clear(tx)
+                tx.save_checkpoint(self.name, 0)
+            self._ready = True
+        else:
+            self.projection.clear(None)
+            self.projection.position = 0
+        return self.run_until_caught_up()
+
+
+def apply_inline(
+    projections: Sequence[Projection],
+    tx: StoreTransaction,
+    stream_id: str,
+    events: Sequence[Any],
+    new_events: Sequence[NewEvent],
+    result: AppendResult,
+) -> None:
+    """Apply just-appended events to inline projections inside the append's transaction."""
+    first_version = result.version - len(new_events) + 1
+    for projection in projections:
+        names = projection.type_names()
+        ctx = EventContext(tx if projection.in_store else None)
+        ctx.stream_id = stream_id
+        applied = 0
+        for i, (event, new) in enumerate(zip(events, new_events, strict=True)):
+            if names is not None and new.type not in names:
+                continue
+            ctx.version, ctx.position = first_version + i, result.positions[i]
+            ctx.type, ctx.metadata = new.type, new.metadata or {}
+            projection.apply(event, ctx)
+            applied = result.positions[i]
+        if not applied:
+            continue
+        if projection.in_store:
+            if applied > tx.load_checkpoint(projection.name):
+                tx.save_checkpoint(projection.name, applied)
+        else:
+            projection.position = max(projection.position, applied)
