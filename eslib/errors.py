@@ -61,7 +61,7 @@ class ConcurrencyError(EslibError):
 class WrongExpectedVersion(ConcurrencyError):
     """The stream's version is not the one the append expected. Nothing was written."""
 
-    def __init__(self, stream_id: str, expected: int | str, actual: int) -> None:
+    def __init__(self, stream_id: str, expected: object, actual: int) -> None:
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
