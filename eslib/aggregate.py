@@ -62,7 +62,7 @@ class Aggregate:
                 f"(stream ids are category-id), got {cls.category!r}"
             )
 
-    def __new__(cls, id: Any, *args: Any, **kwargs: Any) -> Aggregate:
+    def __new__(cls, id: Any = None, *args: Any, **kwargs: Any) -> Aggregate:
         # bookkeeping is set here so a subclass __init__ that forgets super() still works
         self = super().__new__(cls)
         self.id = id

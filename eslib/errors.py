@@ -145,6 +145,9 @@ class HandlerError(EslibError):
             "again: it resumes at this event"
         )
 
+    def __reduce__(self):  # keep attributes across pickling
+        return (type(self), (self.name, self.event, self.attempts, self.error))
+
 
 class SubscriptionStopped(HandlerError):
     """A subscription, catch-up projection or process manager stopped at a failing event."""

@@ -152,3 +152,39 @@ def test_decider_through_repository(store):
         "AccountOpened", "Deposited", "Withdrawn"]
     assert isinstance(repo.get("w1").pending_events, tuple)
     assert AccountOpened("x") != Deposited(1)
+
+
+def test_update_from_many_threads_loses_nothing(store):
+    import threading
+
+    repo = eslib.Repository(store, Account)
+    open_account(repo, deposits=())
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(10):
+                repo.update("1", lambda a: a.deposit(1), retries=100)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    account = repo.get("1")
+    assert (account.balance, account.version) == (40, 41)
+
+
+def test_aggregates_pickle():
+    import pickle
+
+    account = Account("1")
+    account.open("ann")
+    copy = pickle.loads(pickle.dumps(account))
+    assert (copy.id, copy.version, copy.owner, copy.pending_events) == (
+        "1", 1, "ann", (AccountOpened("ann"),))
+    error = eslib.SubscriptionStopped("s", "evt", 2, ValueError("x"))
+    assert pickle.loads(pickle.dumps(error)).attempts == 2
