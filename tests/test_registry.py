@@ -129,3 +129,30 @@ def test_non_events_rejected():
         registry.to_new_event(dataclass(frozen=True)(type("Loose", (), {}))())
     with pytest.raises(eslib.InvalidEvent, match="got dict"):
         registry.to_new_event({"type": "ItemAdded"})
+
+
+class PriceList(eslib.Aggregate):
+    registry = registry  # this module's own registry
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.prices: dict[str, str] = {}
+
+    def apply(self, event):
+        match event:
+            case PriceChanged(sku=sku, cents=cents, currency=currency):
+                self.prices[sku] = f"{cents} {currency}"
+
+
+def test_repository_reads_old_rows_through_upcasters(store):
+    store.append("pricelist-1", [
+        eslib.NewEvent("PriceSet", {"sku": "A1", "price": 1.25}),
+        eslib.NewEvent("PriceSet", {"sku": "B2", "cents": 300}, {SCHEMA_VERSION_KEY: 2}),
+    ])
+    repo = eslib.Repository(store, PriceList)
+    prices = repo.get("1")
+    prices.record(PriceChanged("C3", 5, "USD"))
+    repo.save(prices)
+    assert repo.get("1").prices == {"A1": "125 EUR", "B2": "300 EUR", "C3": "5 USD"}
+    assert [r.metadata.get(SCHEMA_VERSION_KEY) for r in store.read_stream("pricelist-1")] == [
+        None, 2, 3]

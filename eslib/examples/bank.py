@@ -150,20 +150,22 @@ class Account(eslib.Aggregate):
 
     def apply(self, event: Any) -> None:
         match event:
+            case Deposited(amount=a):
+                self.balance += a
+            case Withdrawn(amount=a):
+                self.balance -= a
             case AccountOpened(owner=owner):
                 self.owner, self.is_open = owner, True
-            case Deposited(amount=a) | TransferCredited(amount=a) | TransferRefunded(amount=a):
-                self.balance += a
-            case Withdrawn(amount=a) | TransferDebited(amount=a):
-                self.balance -= a
             case AccountClosed():
                 self.is_open = False
-        match event:
-            case TransferDebited(transfer_id=t):
+            case TransferDebited(transfer_id=t, amount=a):
+                self.balance -= a
                 self.transfers[t] = "debited"
-            case TransferCredited(transfer_id=t):
+            case TransferCredited(transfer_id=t, amount=a):
+                self.balance += a
                 self.transfers[t] = "credited"
-            case TransferRefunded(transfer_id=t):
+            case TransferRefunded(transfer_id=t, amount=a):
+                self.balance += a
                 self.transfers[t] = "refunded"
 
 
