@@ -23,7 +23,7 @@ ACCEPTED = (
 # scheme -> "module:class", imported only when used so `import eslib` stays light
 BACKENDS = {
     "memory": "eslib.backends.memory:MemoryBackend",
-    "duckdb": "eslib.backends.duckdb:DuckDBBackend",
+    "duckdb": "eslib.backends.duckdb:open_backend",
     "postgresql": "eslib.backends.postgres:PostgresBackend",
     "postgres": "eslib.backends.postgres:PostgresBackend",
 }

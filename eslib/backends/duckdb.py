@@ -1,0 +1,413 @@
+"""Embedded backend: one DuckDB file (or ``:memory:``), owned by one process.
+
+DuckDB lets one process write a file, so this process is the only writer and
+can keep each stream's version and the head position in memory: an append is
+one INSERT statement (one commit), its conflicts decided before it is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    ConfigurationError,
+    EslibError,
+    StoreError,
+    StoreLockedError,
+    WrongExpectedVersion,
+)
+from ..events import AppendResult, RecordedEvent
+from .base import (
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+    EventQuery,
+    Snapshot,
+    StoredId,
+    StreamAppend,
+    arrow_schema,
+    check_expected,
+    replayed_result,
+)
+from .sql import ARROW_SELECT, EVENT_COLUMNS, where
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS eslib_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS eslib_events (
+    position    BIGINT PRIMARY KEY,
+    stream_id   VARCHAR NOT NULL,
+    version     BIGINT NOT NULL,
+    id          UUID NOT NULL UNIQUE,
+    type        VARCHAR NOT NULL,
+    data        JSON NOT NULL,
+    metadata    JSON NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE TABLE IF NOT EXISTS eslib_snapshots (
+    stream_id VARCHAR PRIMARY KEY,
+    version   BIGINT NOT NULL,
+    schema    VARCHAR NOT NULL,
+    state     JSON NOT NULL
+);
+CREATE TABLE IF NOT EXISTS eslib_checkpoints (
+    name     VARCHAR PRIMARY KEY,
+    position BIGINT NOT NULL
+);
+"""
+
+# Above this many rows an append goes in as an Arrow table, below as VALUES (...).
+ARROW_ROWS = 64
+
+
+_OPEN: dict[str, DuckDBBackend] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_backend(path: str, **options: Any) -> DuckDBBackend:
+    """Open a DuckDB file, sharing one backend per file within this process.
+
+    DuckDB lets one process open a file several times; the stores opened on it
+    must then share the version cache and the lock, or they would hand out the
+    same positions twice.
+    """
+    if path == ":memory:":
+        return DuckDBBackend(path, **options)
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        backend = _OPEN.get(key)
+        if backend is None or backend._closed:
+            backend = _OPEN[key] = DuckDBBackend(path, **options)
+        else:
+            backend._users += 1
+        return backend
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Re-raise DuckDB errors as eslib errors, keeping the original as __cause__."""
+    import duckdb
+
+    try:
+        yield
+    except EslibError:
+        raise
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLockedError(
+                f"{what}: the DuckDB file is open in another process ({exc}). A DuckDB file "
+                "has one writer process; close the other one, or use PostgreSQL "
+                "(postgresql://…) when several processes must share a store"
+            ) from exc
+        raise StoreError(f"{what}: DuckDB I/O error: {exc}") from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"{what}: DuckDB error: {exc}") from exc
+
+
+class DuckDBBackend:
+    """Events in a DuckDB database; thread-safe through one lock around one connection."""
+
+    capabilities: frozenset[str] = frozenset({"sql"})
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        try:
+            import duckdb
+        except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
+            raise ConfigurationError("duckdb is not installed: pip install duckdb") from exc
+        self.path = path
+        self._lock = threading.RLock()
+        with translate_errors(f"opening {path!r}"):
+            self._con = duckdb.connect(path, read_only=read_only)
+            self._con.execute("SET TimeZone = 'UTC'").fetchall()
+            if not read_only:
+                self._create_schema()
+            self._check_schema()
+        self._versions: dict[str, int] = {}
+        self._head = self._query_head()
+        self._in_transaction = False
+        self._touched: set[str] = set()
+        self._closed = False
+        self._users = 1
+
+    def _create_schema(self) -> None:
+        self._con.execute("BEGIN").fetchall()
+        self._con.execute(SCHEMA).fetchall()
+        if not self._con.execute("SELECT count(*) FROM eslib_schema").fetchall()[0][0]:
+            self._con.execute("INSERT INTO eslib_schema VALUES (?)", [SCHEMA_VERSION]).fetchall()
+        self._con.execute("COMMIT").fetchall()
+
+    def _check_schema(self) -> None:
+        found = self._con.execute("SELECT max(version) FROM eslib_schema").fetchall()[0][0]
+        if found != SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"{self.path!r} has eslib schema version {found}, this eslib needs "
+                f"{SCHEMA_VERSION}; use a matching eslib version or copy the events with "
+                "`eslib copy`"
+            )
+
+    def _query_head(self) -> int:
+        rows = self._con.execute("SELECT coalesce(max(position), 0) FROM eslib_events").fetchall()
+        return int(rows[0][0])
+
+    # -- writing -------------------------------------------------------------
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        with self._lock, translate_errors("append"):
+            import duckdb
+
+            if self._in_transaction:  # a failed statement would abort the whole transaction
+                return self._append(batch, self._stored_ids(batch))
+            try:
+                return self._append(batch, {})
+            except (duckdb.ConstraintException, WrongExpectedVersion):
+                # Maybe the ids are stored already: an idempotent retry (which also fails
+                # its version check) or a duplicate. Only failures pay for this look-up.
+                return self._append(batch, self._stored_ids(batch))
+
+    def _append(
+        self, batch: Sequence[StreamAppend], stored: dict[uuid.UUID, StoredId]
+    ) -> list[AppendResult]:
+        results: list[AppendResult | None] = []
+        rows: list[tuple[Any, ...]] = []
+        versions: dict[str, int] = {}
+        position = self._head
+        for item in batch:
+            replayed = replayed_result(item, [stored[e.id] for e in item.events if e.id in stored])
+            results.append(replayed)
+            if replayed is not None:
+                continue
+            version = self._version(item.stream_id)
+            check_expected(item.stream_id, item.expected, version)
+            positions = []
+            for e in item.events:
+                version += 1
+                position += 1
+                positions.append(position)
+                rows.append((position, item.stream_id, version, e.id, e.type,
+                             e.data_json, e.metadata_json, e.recorded_at))
+            versions[item.stream_id] = version
+            results[-1] = AppendResult(item.stream_id, version, tuple(positions))
+        if rows:
+            self._insert(rows)
+            self._versions.update(versions)
+            self._head = position
+            if self._in_transaction:
+                self._touched.update(versions)
+        return [r for r in results if r is not None]
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if len(rows) <= ARROW_ROWS:
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            self._con.execute(
+                f"INSERT INTO eslib_events VALUES {values}", [v for row in rows for v in row]
+            ).fetchall()
+            return
+        import pyarrow as pa
+
+        columns = list(zip(*rows))
+        table = pa.table(
+            {
+                "position": pa.array(columns[0], pa.int64()),
+                "stream_id": pa.array(columns[1], pa.string()),
+                "version": pa.array(columns[2], pa.int64()),
+                "id": pa.array([str(i) for i in columns[3]], pa.string()),
+                "type": pa.array(columns[4], pa.string()),
+                "data": pa.array(columns[5], pa.string()),
+                "metadata": pa.array(columns[6], pa.string()),
+                "recorded_at": pa.array(columns[7], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        name = f"eslib_batch_{uuid.uuid4().hex}"
+        self._con.register(name, table)
+        try:
+            self._con.execute(f"INSERT INTO eslib_events SELECT * FROM {name}").fetchall()
+        finally:
+            self._con.unregister(name)
+
+    def _version(self, stream_id: str) -> int:
+        version = self._versions.get(stream_id)
+        if version is None:
+            rows = self._con.execute(
+                "SELECT coalesce(max(version), 0) FROM eslib_events WHERE stream_id = ?",
+                [stream_id],
+            ).fetchall()
+            version = self._versions[stream_id] = int(rows[0][0])
+        return version
+
+    def _stored_ids(self, batch: Sequence[StreamAppend]) -> dict[uuid.UUID, StoredId]:
+        ids = [e.id for item in batch for e in item.events]
+        rows = self._con.execute(
+            "SELECT id, stream_id, version, position FROM eslib_events WHERE id IN "
+            f"({', '.join('?' * len(ids))})",
+            ids,
+        ).fetchall()
+        return {r[0]: StoredId(r[0], r[1], r[2], r[3]) for r in rows}
+
+    # -- reading -------------------------------------------------------------
+
+    def read_stream(
+        self, stream_id: str, from_version: int, backwards: bool, limit: int | None
+    ) -> Iterator[RecordedEvent]:
+        order = "DESC" if backwards else "ASC"
+        bound = ">=" if not backwards else "<="
+        cursor: int | None = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            sql = (f"SELECT {EVENT_COLUMNS} FROM eslib_events WHERE stream_id = ? "
+                   "AND version >= ?")
+            params: list[object] = [stream_id, from_version]
+            if cursor is not None:
+                sql += f" AND version {bound} ?"
+                params.append(cursor)
+            rows = self._fetch(f"{sql} ORDER BY version {order} LIMIT {page}", params)
+            yield from map(_recorded, rows)
+            if len(rows) < page:
+                return
+            cursor = rows[-1][1] + (1 if not backwards else -1)
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def read_all(self, query: EventQuery) -> Iterator[RecordedEvent]:
+        clause, params = where(query)
+        start = query.from_position
+        remaining = query.limit
+        while remaining is None or remaining > 0:
+            page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            rows = self._fetch(
+                f"SELECT {EVENT_COLUMNS} FROM eslib_events WHERE {clause} AND position >= ? "
+                f"ORDER BY position LIMIT {page}",
+                [*params, start],
+            )
+            yield from map(_recorded, rows)
+            if len(rows) < page:
+                return
+            start = rows[-1][2] + 1
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def _fetch(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+        with self._lock, translate_errors("read"):
+            return self._con.execute(sql, params).fetchall()
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._lock, translate_errors("stream_version"):
+            return self._version(stream_id)
+
+    def streams(self) -> list[str]:
+        rows = self._fetch("SELECT DISTINCT stream_id FROM eslib_events ORDER BY stream_id", [])
+        return [r[0] for r in rows]
+
+    def head_position(self) -> int:
+        return self._head
+
+    def to_arrow(self, query: EventQuery) -> pa.Table:
+        clause, params = where(query)
+        limit = f" LIMIT {query.limit}" if query.limit is not None else ""
+        with self._lock, translate_errors("to_arrow"):
+            table = self._con.sql(
+                f"{ARROW_SELECT} WHERE {clause} ORDER BY position{limit}", params=params
+            ).to_arrow_table()
+        return table.cast(arrow_schema())
+
+    # -- transactions, snapshots, checkpoints ---------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[_DuckDBTransaction]:
+        with self._lock:
+            if self._in_transaction:
+                raise ConfigurationError("transactions do not nest; finish the open one first")
+            with translate_errors("begin"):
+                self._con.execute("BEGIN").fetchall()
+            self._in_transaction = True
+            try:
+                yield _DuckDBTransaction(self)
+            except BaseException:
+                self._in_transaction = False
+                self._con.execute("ROLLBACK").fetchall()
+                for stream_id in self._touched:  # the cache saw writes that never happened
+                    self._versions.pop(stream_id, None)
+                self._touched.clear()
+                self._head = self._query_head()
+                raise
+            self._in_transaction = False
+            self._touched.clear()
+            with translate_errors("commit"):
+                self._con.execute("COMMIT").fetchall()
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock, translate_errors("SQL"):
+            cursor = self._con.execute(sql, list(params))
+            rows = cursor.fetchall()  # DuckDB wants every result consumed
+            return rows if cursor.description else []
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO eslib_snapshots VALUES (?, ?, ?, ?)",
+            [snapshot.stream_id, snapshot.version, snapshot.schema, snapshot.state_json],
+        )
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        rows = self._fetch(
+            "SELECT stream_id, version, schema, CAST(state AS VARCHAR) FROM eslib_snapshots "
+            "WHERE stream_id = ?",
+            [stream_id],
+        )
+        return Snapshot(*rows[0]) if rows else None
+
+    def load_checkpoint(self, name: str) -> int:
+        rows = self._fetch("SELECT position FROM eslib_checkpoints WHERE name = ?", [name])
+        return int(rows[0][0]) if rows else 0
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        self.execute("INSERT OR REPLACE INTO eslib_checkpoints VALUES (?, ?)", [name, position])
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, for analysis; hold ``lock`` while using it from threads."""
+        return self._con
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def close(self) -> None:
+        with _OPEN_LOCK, self._lock:
+            self._users -= 1
+            if self._users <= 0 and not self._closed:
+                self._closed = True
+                self._con.close()
+
+
+class _DuckDBTransaction:
+    def __init__(self, backend: DuckDBBackend) -> None:
+        self._backend = backend
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        return self._backend.append(batch)
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        return self._backend.execute(sql, params)
+
+    def load_checkpoint(self, name: str) -> int:
+        return self._backend.load_checkpoint(name)
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        self._backend.save_checkpoint(name, position)
+
+
+def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
+    return RecordedEvent(
+        row[0], row[1], row[2], row[3], row[4],
+        json.loads(row[5]), json.loads(row[6]), row[7].replace(tzinfo=timezone.utc),
+    )  # fmt: skip

@@ -1,0 +1,434 @@
+"""The store contract (DESIGN.md), one suite run on every backend: memory, duckdb, postgres."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+import eslib
+from eslib import ANY, NO_STREAM, STREAM_EXISTS, NewEvent
+
+
+def ev(type_: str = "Happened", **data: object) -> NewEvent:
+    return NewEvent(type_, dict(data))
+
+
+def stream_events(store: eslib.EventStore, stream_id: str) -> list[eslib.RecordedEvent]:
+    return list(store.read_stream(stream_id))
+
+
+# -- append and versions --------------------------------------------------------
+
+
+def test_append_returns_version_and_positions(store):
+    first = store.append("order-1", [ev("Placed", sku="A1"), ev("Paid")], NO_STREAM)
+    assert first.stream_id == "order-1"
+    assert first.version == 2
+    assert first.positions == (1, 2)
+    second = store.append("order-1", [ev("Shipped")], 2)
+    assert second.version == 3
+    assert second.positions[0] > first.positions[-1]
+
+
+def test_versions_start_at_one_and_are_gapless(store):
+    for i in range(5):
+        store.append("s-1", [ev(n=i)] * 1)
+        store.append("s-2", [ev(n=i), ev(n=i)])
+    assert [e.version for e in stream_events(store, "s-1")] == [1, 2, 3, 4, 5]
+    assert [e.version for e in stream_events(store, "s-2")] == list(range(1, 11))
+    assert store.stream_version("s-2") == 10
+
+
+def test_missing_stream_has_version_zero_and_reads_empty(store):
+    assert store.stream_version("nope-1") == 0
+    assert stream_events(store, "nope-1") == []
+
+
+@pytest.mark.parametrize(
+    ("expected", "holds", "ok"),
+    [
+        (NO_STREAM, 0, True),
+        (NO_STREAM, 2, False),
+        (2, 2, True),
+        (1, 2, False),
+        (3, 2, False),
+        (ANY, 0, True),
+        (ANY, 2, True),
+        (STREAM_EXISTS, 2, True),
+        (STREAM_EXISTS, 0, False),
+    ],
+)
+def test_expected_version(store, expected, holds, ok):
+    if holds:
+        store.append("acc-1", [ev() for _ in range(holds)])
+    if ok:
+        result = store.append("acc-1", [ev("X")], expected)
+        assert result.version == holds + 1
+    else:
+        with pytest.raises(eslib.WrongExpectedVersion) as info:
+            store.append("acc-1", [ev("X")], expected)
+        err = info.value
+        assert isinstance(err, eslib.ConcurrencyError)
+        assert isinstance(err, eslib.EslibError)
+        assert (err.stream_id, err.expected, err.actual) == ("acc-1", expected, holds)
+        assert "acc-1" in str(err) and str(holds) in str(err)
+        assert store.stream_version("acc-1") == holds  # nothing written
+        assert len(list(store.read_all())) == holds
+
+
+def test_append_is_atomic_on_conflict_in_append_many(store):
+    store.append("a-1", [ev()])
+    with pytest.raises(eslib.WrongExpectedVersion):
+        store.append_many({"b-1": ([ev(), ev()], NO_STREAM), "a-1": ([ev()], NO_STREAM)})
+    assert store.stream_version("b-1") == 0
+    assert [e.stream_id for e in store.read_all()] == ["a-1"]
+
+
+def test_append_many_commits_several_streams(store):
+    results = store.append_many(
+        {"order-1": ([ev("Placed")], NO_STREAM), "stock-A1": ([ev("Reserved"), ev("R2")], ANY)}
+    )
+    assert results["order-1"].version == 1
+    assert results["stock-A1"].version == 2
+    positions = [*results["order-1"].positions, *results["stock-A1"].positions]
+    assert len(set(positions)) == 3
+    assert [e.position for e in store.read_all()] == sorted(positions)
+
+
+def test_batch_unit_of_work(store):
+    with store.batch() as batch:
+        batch.append("order-1", [ev("Placed")], NO_STREAM)
+        batch.append("order-1", [ev("Paid")], 1)
+        batch.append("stock-A1", [ev("Reserved")])
+    assert batch.results["order-1"].version == 2
+    assert [e.type for e in stream_events(store, "order-1")] == ["Placed", "Paid"]
+
+
+def test_batch_writes_nothing_when_block_raises(store):
+    with pytest.raises(RuntimeError), store.batch() as batch:
+        batch.append("order-1", [ev("Placed")], NO_STREAM)
+        raise RuntimeError("abandon")
+    assert store.stream_version("order-1") == 0
+
+
+# -- idempotency and duplicates -----------------------------------------------------
+
+
+def test_resending_the_same_append_is_idempotent(store):
+    events = [NewEvent("Placed", {"n": 1}, id=uuid.uuid4()), NewEvent("Paid", id=uuid.uuid4())]
+    first = store.append("order-1", events, NO_STREAM)
+    again = store.append("order-1", events, NO_STREAM)
+    assert again == first
+    assert store.stream_version("order-1") == 2
+    assert len(list(store.read_all())) == 2
+
+
+def test_idempotent_retry_inside_append_many(store):
+    events = [NewEvent("Placed", id=uuid.uuid4())]
+    store.append("order-1", events, NO_STREAM)
+    results = store.append_many(
+        {"order-1": (events, NO_STREAM), "order-2": ([ev("Placed")], NO_STREAM)}
+    )
+    assert results["order-1"].version == 1
+    assert results["order-2"].version == 1
+    assert len(list(store.read_all())) == 2
+
+
+def test_same_id_elsewhere_is_duplicate(store):
+    event = NewEvent("Placed", id=uuid.uuid4())
+    store.append("order-1", [event])
+    with pytest.raises(eslib.DuplicateEventId) as info:
+        store.append("order-2", [event])
+    assert str(event.id) in str(info.value)
+    assert store.stream_version("order-2") == 0
+
+
+def test_partly_stored_ids_are_duplicates(store):
+    a, b = NewEvent("A", id=uuid.uuid4()), NewEvent("B", id=uuid.uuid4())
+    store.append("order-1", [a])
+    with pytest.raises(eslib.DuplicateEventId):
+        store.append("order-1", [a, b], 1)
+    assert store.stream_version("order-1") == 1
+
+
+def test_string_ids_are_accepted(store):
+    event_id = str(uuid.uuid4())
+    store.append("s-1", [NewEvent("A", id=event_id)])
+    assert str(stream_events(store, "s-1")[0].id) == event_id
+
+
+def test_same_id_twice_in_one_append_is_invalid(store):
+    event = NewEvent("A", id=uuid.uuid4())
+    with pytest.raises(eslib.InvalidEvent):
+        store.append("s-1", [event, event])
+    assert store.stream_version("s-1") == 0
+
+
+# -- reading --------------------------------------------------------------------
+
+
+def test_recorded_event_fields(make_store):
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    store = make_store(clock=eslib.TickingClock(start, timedelta(seconds=1)))
+    event_id = uuid.uuid4()
+    store.append("order-7", [NewEvent("Placed", {"sku": "A1", "qty": 2},
+                                      metadata={"user": "ann"}, id=event_id)])
+    (event,) = stream_events(store, "order-7")
+    assert event.stream_id == "order-7"
+    assert (event.version, event.position, event.id) == (1, 1, event_id)
+    assert event.type == "Placed"
+    assert event.data == {"sku": "A1", "qty": 2}
+    assert list(event.data) == ["sku", "qty"]  # key order survives
+    assert event.metadata == {"user": "ann"}
+    assert event.recorded_at == start
+    assert event.recorded_at.utcoffset() == timedelta(0)
+    assert event.category == "order"
+
+
+def test_read_stream_bounds_direction_and_limit(store):
+    store.append("s-1", [ev(n=i) for i in range(1, 11)])
+    assert [e.version for e in store.read_stream("s-1", from_version=4)] == list(range(4, 11))
+    assert [e.version for e in store.read_stream("s-1", 4, limit=3)] == [4, 5, 6]
+    assert [e.version for e in store.read_stream("s-1", backwards=True, limit=3)] == [10, 9, 8]
+    assert [e.version for e in store.read_stream("s-1", 8, backwards=True)] == [10, 9, 8]
+    assert list(store.read_stream("s-1", 11)) == []
+    assert list(store.read_stream("s-1", limit=0)) == []
+
+
+def test_read_all_global_order_bounds_and_filters(store):
+    store.append("order-1", [ev("Placed")])
+    store.append("stock-A1", [ev("Reserved")])
+    store.append("order-2", [ev("Placed"), ev("Paid")])
+    store.append("orderbook-1", [ev("Opened")])
+    everything = list(store.read_all())
+    positions = [e.position for e in everything]
+    assert positions == sorted(positions) and len(set(positions)) == 5
+    p = positions[2]
+    assert [e.position for e in store.read_all(p)] == positions[2:]
+    assert [e.position for e in store.read_all(p + 1, limit=1)] == [positions[3]]
+    assert [e.type for e in store.read_all(types=["Placed"])] == ["Placed", "Placed"]
+    assert [e.stream_id for e in store.read_all(category="order")] == [
+        "order-1", "order-2", "order-2",
+    ]
+    assert [e.type for e in store.read_all(category="order", types=["Paid"])] == ["Paid"]
+    assert list(store.read_all(types=[])) == []
+    assert list(store.read_all(positions[-1] + 1)) == []
+    assert store.head_position() == positions[-1]
+
+
+def test_reads_page_through_long_streams(store):
+    total = 2500  # more than two pages
+    store.append("big-1", [ev(n=i) for i in range(total)])
+    assert [e.data["n"] for e in store.read_stream("big-1")] == list(range(total))
+    backwards = list(store.read_stream("big-1", backwards=True))
+    assert [e.version for e in backwards] == list(range(total, 0, -1))
+    assert len(list(store.read_all())) == total
+    assert len(list(store.read_all(limit=1500))) == 1500
+
+
+def test_reads_are_lazy(store):
+    store.append("s-1", [ev()])
+    iterator = store.read_all()
+    store.append("s-1", [ev()])
+    assert len(list(iterator)) in (1, 2)  # a generator, read when consumed
+    assert iter(iterator) is iterator
+
+
+def test_streams_lists_ids(store):
+    for sid in ("b-1", "a-2", "a-1"):
+        store.append(sid, [ev()])
+    assert store.streams() == ["a-1", "a-2", "b-1"]
+
+
+def test_category_is_before_first_dash(store):
+    store.append("order-line-1", [ev()])
+    store.append("order", [ev()])
+    assert {e.stream_id for e in store.read_all(category="order")} == {"order-line-1", "order"}
+    assert list(store.read_all(category="order-line")) == []
+
+
+# -- DataFrames -------------------------------------------------------------------
+
+
+def test_to_dataframe_columns_and_dtypes(store):
+    store.append("order-1", [ev("Placed", sku="A1"), ev("Paid", amount=5)])
+    store.append("stock-A1", [ev("Reserved")])
+    frame = store.to_dataframe()
+    assert list(frame.columns) == [
+        "position", "stream_id", "version", "type", "recorded_at", "data", "metadata", "id",
+    ]
+    assert len(frame) == 3
+    assert str(frame["position"].dtype) == "int64"
+    assert str(frame["version"].dtype) == "int64"
+    assert isinstance(frame["recorded_at"].dtype, pd.DatetimeTZDtype)
+    assert str(frame["recorded_at"].dt.tz) == "UTC"
+    assert frame["position"].is_monotonic_increasing
+    assert frame["data"].iloc[0] == '{"sku":"A1"}'
+    parsed = store.to_dataframe("order-1", json="dict")
+    assert parsed["data"].tolist() == [{"sku": "A1"}, {"amount": 5}]
+    assert store.to_dataframe(category="stock")["type"].tolist() == ["Reserved"]
+    assert store.to_dataframe(types=["Paid"])["version"].tolist() == [2]
+    assert len(store.to_dataframe(limit=2)) == 2
+
+
+def test_to_dataframe_of_nothing_has_the_columns(store):
+    frame = store.to_dataframe("nope-1")
+    assert len(frame) == 0
+    assert "recorded_at" in frame.columns and "data" in frame.columns
+
+
+# -- validation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_events",
+    [
+        [NewEvent("", {})],
+        [NewEvent("T", {"x": object()})],
+        [NewEvent("T", ["not", "a", "dict"])],  # type: ignore[arg-type]
+        [NewEvent("T", {"x": float("nan")})],
+        [NewEvent("T", {}, metadata="meta")],  # type: ignore[arg-type]
+        [NewEvent("T", {}, id="not-a-uuid")],
+        [],
+        ["not an event"],
+        [NewEvent("ok"), NewEvent("T", {"x": {1, 2}})],
+    ],
+    ids=["empty-type", "object", "list-data", "nan", "str-metadata", "bad-id", "no-events",
+         "str-event", "second-bad"],
+)
+def test_invalid_events_write_nothing(store, bad_events):
+    with pytest.raises(eslib.InvalidEvent) as info:
+        store.append("s-1", bad_events)
+    assert str(info.value)
+    assert store.stream_version("s-1") == 0
+    assert list(store.read_all()) == []
+
+
+@pytest.mark.parametrize("stream_id", ["", "x" * 256, None, 42])
+def test_invalid_stream_ids(store, stream_id):
+    with pytest.raises(eslib.InvalidEvent):
+        store.append(stream_id, [ev()])
+    assert list(store.read_all()) == []
+
+
+@pytest.mark.parametrize("expected", [-1, "1", 1.0, True])
+def test_invalid_expected_version(store, expected):
+    with pytest.raises(eslib.InvalidEvent):
+        store.append("s-1", [ev()], expected)
+
+
+def test_longest_stream_id_is_accepted(store):
+    sid = "x" * 255
+    store.append(sid, [ev()])
+    assert store.stream_version(sid) == 1
+
+
+def test_stream_ids_and_types_are_data(store):
+    evil = "x'; DROP TABLE events; --"
+    store.append(evil, [NewEvent(evil, {evil: evil, "ü": "日本"})])
+    (event,) = stream_events(store, evil)
+    assert (event.stream_id, event.type) == (evil, evil)
+    assert event.data == {evil: evil, "ü": "日本"}
+    assert store.streams() == [evil]
+    assert [e.type for e in store.read_all(types=[evil])] == [evil]
+
+
+def test_invalid_read_arguments(store):
+    with pytest.raises(eslib.InvalidEvent):
+        list(store.read_all(0))
+    with pytest.raises(eslib.InvalidEvent):
+        list(store.read_stream("s-1", 0))
+    with pytest.raises(eslib.InvalidEvent):
+        list(store.read_all(limit=-1))
+
+
+# -- determinism, lifecycle, threads ----------------------------------------------
+
+
+def test_clock_and_id_factory_make_output_deterministic(make_store):
+    store = make_store(clock=eslib.TickingClock(), id_factory=eslib.SequentialIds())
+    store.append("s-1", [ev(), ev()])
+    events = stream_events(store, "s-1")
+    assert [str(e.id)[-3:] for e in events] == ["001", "002"]
+    assert events[1].recorded_at - events[0].recorded_at == timedelta(seconds=1)
+
+
+def test_store_is_a_context_manager_and_closes(make_store):
+    with make_store() as store:
+        store.append("s-1", [ev()])
+    assert store.closed
+    with pytest.raises(eslib.StoreClosedError):
+        store.append("s-1", [ev()])
+    store.close()  # twice is fine
+
+
+def test_reopen_keeps_every_event(make_store):
+    first = make_store(id_factory=eslib.SequentialIds())
+    first.append("s-1", [ev(n=1), ev(n=2)])
+    first.append("s-2", [ev(n=3)])
+    before = list(first.read_all())
+    first.close()
+    second = make_store()
+    assert list(second.read_all()) == before
+    assert second.append("s-1", [ev()], 2).version == 3
+    assert second.head_position() > before[-1].position
+
+
+def test_threads_append_concurrently(store):
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                store.append(f"t-{n}", [ev(i=i)])
+                store.append("shared-1", [ev(i=i)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.stream_version("shared-1") == 100
+    assert [e.version for e in stream_events(store, "shared-1")] == list(range(1, 101))
+    positions = [e.position for e in store.read_all()]
+    assert len(positions) == 200 and positions == sorted(set(positions))
+
+
+def test_repr_names_backend(store, backend_name):
+    assert backend_name.replace("postgres", "postgresql") in repr(store)
+
+
+# -- transactions, snapshots, checkpoints -------------------------------------------
+
+
+def test_transaction_commits_appends_and_checkpoints_together(store):
+    with store.transaction() as tx:
+        tx.append("s-1", [ev()], NO_STREAM)
+        tx.save_checkpoint("proj", 1)
+    assert store.stream_version("s-1") == 1
+    assert store.load_checkpoint("proj") == 1
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.append("s-1", [ev()], 1)
+        tx.save_checkpoint("proj", 2)
+        raise RuntimeError("crash in the middle")
+    assert store.stream_version("s-1") == 1
+    assert store.load_checkpoint("proj") == 1
+    assert store.append("s-1", [ev()], 1).version == 2  # the version cache recovered
+
+
+def test_snapshots_round_trip(store):
+    from eslib.backends.base import Snapshot
+
+    assert store.load_snapshot("acc-1") is None
+    store.save_snapshot(Snapshot("acc-1", 3, "v1", '{"balance":5}'))
+    store.save_snapshot(Snapshot("acc-1", 7, "v1", '{"balance":9}'))
+    snap = store.load_snapshot("acc-1")
+    assert snap is not None and (snap.version, snap.schema) == (7, "v1")
+    assert snap.state_json.replace(" ", "") == '{"balance":9}'
