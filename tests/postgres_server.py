@@ -29,7 +29,8 @@ def admin_url() -> tuple[str | None, str]:
     if given:
         problem = _answers(given)
         if problem:
-            return None, f"$ESLIB_TEST_POSTGRES_URL={hide_password(given)} does not answer: {problem}"
+            shown = hide_password(given)
+            return None, f"$ESLIB_TEST_POSTGRES_URL={shown} does not answer: {problem}"
         return given, f"$ESLIB_TEST_POSTGRES_URL ({hide_password(given)})"
     if _answers(LOCAL) is None:
         return LOCAL, "the server on 127.0.0.1:5432"
@@ -103,3 +104,14 @@ def _load_throwaway():  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def reset_database(url: str) -> None:
+    """Empty the store's tables (and restart positions) in a test database, if they exist."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT to_regclass('eslib_events') IS NOT NULL").fetchone()
+        if row and row[0]:
+            conn.execute("TRUNCATE eslib_events, eslib_snapshots, eslib_checkpoints;"
+                         " ALTER SEQUENCE eslib_position_seq RESTART")
