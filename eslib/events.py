@@ -6,7 +6,7 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 
 class StreamState(enum.Enum):
@@ -25,7 +25,7 @@ NO_STREAM = 0  #: the stream must not exist yet (it holds 0 events)
 ANY = StreamState.ANY
 STREAM_EXISTS = StreamState.STREAM_EXISTS
 
-ExpectedVersion = Union[int, StreamState]
+ExpectedVersion = int | StreamState
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,19 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .backends.base import Backend, EventQuery, PreparedEvent, StreamAppend
+from .backends.base import (
+    Backend,
+    EventQuery,
+    PreparedEvent,
+    Snapshot,
+    StreamAppend,
+    Transaction,
+)
 from .errors import InvalidEvent, StoreClosedError
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamState
 from .urls import DEFAULT_URL, StoreURL, parse_url
@@ -287,6 +295,43 @@ class EventStore:
                 frame[column] = [_json.loads(text) for text in frame[column]]
         return frame
 
+    # -- transactions, snapshots, checkpoints -----------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        """Appends, read-model SQL and checkpoints that commit together (or not at all).
+
+        >>> with store.transaction() as tx:                  # doctest: +SKIP
+        ...     tx.append("order-1", [NewEvent("Placed")], NO_STREAM)
+        ...     tx.execute("UPDATE totals SET n = n + 1")
+        ...     tx.save_checkpoint("totals", 42)
+
+        On PostgreSQL an append must come before any other write in the transaction.
+        """
+        self._check_open()
+        with self.backend.transaction() as tx:
+            yield StoreTransaction(self, tx)
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store an aggregate snapshot beside its stream (replacing the older one)."""
+        self._check_open()
+        self.backend.save_snapshot(snapshot)
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The latest snapshot stored for a stream, if any."""
+        self._check_open()
+        return self.backend.load_snapshot(stream_id)
+
+    def load_checkpoint(self, name: str) -> int:
+        """The last position a named projection or subscription processed; 0 if none."""
+        self._check_open()
+        return self.backend.load_checkpoint(name)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Optional features of the backend, e.g. ``{"sql", "multi_process"}``."""
+        return self.backend.capabilities
+
     # -- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
@@ -317,6 +362,40 @@ class EventStore:
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<eslib.EventStore {self.url}{state}>"
+
+
+class StoreTransaction:
+    """The facade's view of a backend transaction; see :meth:`EventStore.transaction`."""
+
+    def __init__(self, store: EventStore, tx: Transaction) -> None:
+        self._store = store
+        self._tx = tx
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
+    ) -> AppendResult:
+        """Append inside the transaction; same checks as :meth:`EventStore.append`."""
+        return self._tx.append([self._store._prepare(stream_id, events, expected_version)])[0]
+
+    def append_many(
+        self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
+    ) -> dict[str, AppendResult]:
+        """Append to several streams inside the transaction."""
+        batch = [self._store._prepare(s, events, expected)
+                 for s, (events, expected) in appends.items()]
+        return {r.stream_id: r for r in self._tx.append(batch)}
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run SQL with ``?`` placeholders in the store's database (DuckDB, PostgreSQL)."""
+        return self._tx.execute(sql, params)
+
+    def load_checkpoint(self, name: str) -> int:
+        """The named checkpoint as this transaction sees it; 0 if none."""
+        return self._tx.load_checkpoint(name)
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        """Move the named checkpoint; it commits with everything else in the transaction."""
+        self._tx.save_checkpoint(name, position)
 
 
 class Batch:

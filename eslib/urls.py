@@ -53,15 +53,20 @@ class StoreURL:
 def parse_url(url: str) -> StoreURL:
     """Parse a store URL, raising ConfigurationError (without the password) if it is not one."""
     if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError(f"not a store URL: {hide_password(url)!r}; accepted forms: {ACCEPTED}")
+        raise ConfigurationError(
+            f"not a store URL: {hide_password(url)!r}; accepted forms: {ACCEPTED}"
+        )
     scheme = url.split("://", 1)[0].lower()
     if scheme not in BACKENDS:
         raise ConfigurationError(
-            f"unknown store URL scheme {scheme!r} in {hide_password(url)!r}; accepted forms: {ACCEPTED}"
+            f"unknown store URL scheme {scheme!r} in {hide_password(url)!r}; "
+            f"accepted forms: {ACCEPTED}"
         )
     if scheme == "memory":
         if url.split("://", 1)[1] not in ("", "/"):
-            raise ConfigurationError(f"memory:// takes no path, got {url!r}")
+            raise ConfigurationError(
+                f"memory:// takes no path, got {url!r}; accepted forms: {ACCEPTED}"
+            )
         return StoreURL("memory", "", "memory://")
     if scheme == "duckdb":
         rest = url.split("://", 1)[1]
@@ -90,7 +95,7 @@ def _parse_postgres(url: str) -> StoreURL:
             f"PostgreSQL URL {safe!r} names no host; "
             "write postgresql://user[:password]@host[:port]/database"
         )
-    target = urlunsplit(("postgresql",) + tuple(parts)[1:])
+    target = urlunsplit(("postgresql", *tuple(parts)[1:]))
     return StoreURL("postgresql", target, safe)
 
 

@@ -214,7 +214,7 @@ class DuckDBBackend:
             return
         import pyarrow as pa
 
-        columns = list(zip(*rows))
+        columns = list(zip(*rows, strict=True))
         table = pa.table(
             {
                 "position": pa.array(columns[0], pa.int64()),

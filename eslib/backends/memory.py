@@ -6,11 +6,14 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigurationError
 from ..events import AppendResult, RecordedEvent
 from .base import (
     EventQuery,
+    Snapshot,
     StoredId,
     StreamAppend,
     arrow_schema,
@@ -26,13 +29,15 @@ if TYPE_CHECKING:
 class MemoryBackend:
     """The whole log in memory: position p is ``log[p - 1]``."""
 
-    capabilities = frozenset({"inline_projections"})
+    capabilities: frozenset[str] = frozenset()
 
     def __init__(self, target: str = "") -> None:
         self._lock = threading.RLock()
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._ids: dict[uuid.UUID, RecordedEvent] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._checkpoints: dict[str, int] = {}
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         with self._lock:
@@ -45,7 +50,8 @@ class MemoryBackend:
                 ]
                 replayed = replayed_result(item, stored)
                 if replayed is None:
-                    check_expected(item.stream_id, item.expected, len(self._streams.get(item.stream_id, ())))
+                    actual = len(self._streams.get(item.stream_id, ()))
+                    check_expected(item.stream_id, item.expected, actual)
                 results.append(replayed)
             # every check passed: now write, so a failing batch leaves nothing behind
             for i, item in enumerate(batch):
@@ -123,5 +129,55 @@ class MemoryBackend:
             schema=arrow_schema(),
         )
 
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTransaction]:
+        with self._lock:
+            log_length = len(self._log)
+            checkpoints = dict(self._checkpoints)
+            try:
+                yield _MemoryTransaction(self)
+            except BaseException:
+                self._rollback_to(log_length)
+                self._checkpoints = checkpoints
+                raise
+
+    def _rollback_to(self, log_length: int) -> None:
+        for event in self._log[log_length:]:
+            del self._streams[event.stream_id][event.version - 1 :]
+            if not self._streams[event.stream_id]:
+                del self._streams[event.stream_id]
+            del self._ids[event.id]
+        del self._log[log_length:]
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._snapshots[snapshot.stream_id] = snapshot
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        return self._snapshots.get(stream_id)
+
+    def load_checkpoint(self, name: str) -> int:
+        return self._checkpoints.get(name, 0)
+
     def close(self) -> None:
         pass
+
+
+class _MemoryTransaction:
+    def __init__(self, backend: MemoryBackend) -> None:
+        self._backend = backend
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        return self._backend.append(batch)
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        raise ConfigurationError(
+            "the memory backend has no SQL; keep this read model in Python, "
+            "or use a DuckDB or PostgreSQL store"
+        )
+
+    def load_checkpoint(self, name: str) -> int:
+        return self._backend._checkpoints.get(name, 0)
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        self._backend._checkpoints[name] = position

@@ -1,0 +1,123 @@
+"""connect(): URL forms, defaults, configuration errors, secrets kept out of messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import eslib
+from eslib.urls import hide_password, parse_url
+
+
+def test_memory_url():
+    with eslib.connect("memory://") as store:
+        assert store.url.scheme == "memory"
+        assert "memory" in repr(store)
+
+
+def test_duckdb_in_memory_and_file(tmp_path):
+    with eslib.connect("duckdb:///:memory:") as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+        assert store.stream_version("s-1") == 1
+    path = tmp_path / "x.duckdb"
+    with eslib.connect(f"duckdb:///{path}") as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+    assert path.exists()
+
+
+def test_default_is_duckdb_file_in_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ESLIB_URL", raising=False)
+    with eslib.connect() as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+        assert store.url.scheme == "duckdb"
+    assert (tmp_path / "eslib.duckdb").exists()
+
+
+def test_eslib_url_environment_variable(monkeypatch):
+    monkeypatch.setenv("ESLIB_URL", "memory://")
+    with eslib.connect() as store:
+        assert store.url.scheme == "memory"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://x/y", "sqlite:///a.db", "nonsense", "duckdb://", "duckdb:/x", "memory://x",
+     "postgresql://host:notaport/db", "postgresql:///db"],
+)
+def test_bad_urls_raise_configuration_error_naming_accepted_forms(url):
+    with pytest.raises(eslib.ConfigurationError) as info:
+        eslib.connect(url)
+    message = str(info.value)
+    assert "duckdb:///" in message or "postgresql://" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://ann:s3cr3t-pw@127.0.0.1:1/db",
+     "postgresql://ann:s3cr3t-pw@host:notaport/db",
+     "mysql://ann:s3cr3t-pw@host/db",
+     "postgresql://ann@127.0.0.1:1/db?password=s3cr3t-pw"],
+)
+def test_password_never_in_errors_or_repr(url):
+    with pytest.raises(eslib.EslibError) as info:
+        eslib.connect(url, connect_timeout=2)
+    seen = [str(info.value), repr(info.value)]
+    cause = info.value.__cause__
+    while cause is not None:  # the chained driver error is shown in tracebacks too
+        seen.append(str(cause))
+        cause = cause.__cause__
+    assert not any("s3cr3t-pw" in text for text in seen), seen
+
+
+def test_parsed_url_hides_password():
+    parsed = parse_url("postgresql://ann:s3cr3t-pw@db.example:5432/events")
+    assert "s3cr3t-pw" not in str(parsed) and "s3cr3t-pw" not in repr(parsed)
+    assert "ann:***@db.example:5432/events" in str(parsed)
+    assert hide_password("postgresql://a:b@h/d?sslmode=require&password=x") == (
+        "postgresql://a:***@h/d?sslmode=require&password=***"
+    )
+
+
+def test_duckdb_file_locked_by_another_process(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, eslib
+            store = eslib.connect("duckdb:///{path}")
+            print("ready", flush=True)
+            sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(eslib.StoreLockedError) as info:
+            eslib.connect(f"duckdb:///{path}")
+        message = str(info.value)
+        assert "another process" in message and "PostgreSQL" in message
+        assert isinstance(info.value, eslib.ConfigurationError)
+        assert info.value.__cause__ is not None
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_two_stores_on_one_file_in_one_process_share_positions(tmp_path):
+    url = f"duckdb:///{tmp_path / 'shared.duckdb'}"
+    with eslib.connect(url) as a, eslib.connect(url) as b:
+        a.append("s-1", [eslib.NewEvent("E")])
+        result = b.append("s-2", [eslib.NewEvent("E")])
+        assert result.positions == (2,)
+        assert b.stream_version("s-1") == 1
+    with eslib.connect(url) as again:
+        assert again.head_position() == 2
+
+
+def test_import_eslib_is_light():
+    heavy = ("duckdb", "psycopg", "pandas", "pyarrow", "matplotlib", "ipywidgets", "grpc")
+    code = f"import sys, eslib; print(any(m in sys.modules for m in {heavy!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
