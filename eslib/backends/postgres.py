@@ -143,6 +143,7 @@ class PostgresBackend:
             except (WriteOutcomeUnknown, _Broken):
                 if attempt == 2:
                     raise
+                self._pool.check()  # the server may have dropped every idle connection too
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
@@ -420,7 +421,10 @@ def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> lis
 def _ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the schema when missing, once, even with several processes connecting at once."""
     def version() -> int | None:
-        row = conn.execute("SELECT to_regclass('eslib_schema') IS NOT NULL").fetchone()
+        # pg_tables, not to_regclass: the catalog cache may not see a table another
+        # process created while we waited for the lock (advisory locks don't refresh it)
+        row = conn.execute("SELECT EXISTS (SELECT FROM pg_tables WHERE tablename = 'eslib_schema'"
+                           " AND schemaname = current_schema())").fetchone()
         if not (row and row[0]):
             return None
         found = conn.execute("SELECT max(version) FROM eslib_schema").fetchone()

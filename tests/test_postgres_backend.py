@@ -1,0 +1,214 @@
+"""PostgreSQL backend details: placeholders, error translation, connecting, the schema."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from postgres_server import admin_url, create_database, drop_database, reset_database
+
+import eslib
+from eslib.backends.base import SCHEMA_VERSION, PreparedEvent, StreamAppend
+from eslib.backends.postgres import PostgresBackend, _append, qmark_to_format
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def url(postgres_url: str) -> str:
+    reset_database(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[eslib.EventStore]:
+    with eslib.connect(url) as store:
+        yield store
+
+
+@pytest.fixture
+def fresh_db() -> Iterator[str]:
+    admin, reason = admin_url()
+    if admin is None:
+        pytest.skip(reason)
+    url = create_database(admin)
+    yield url
+    drop_database(admin, url)
+
+
+# -- ? placeholders ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT ?", "SELECT %s"),
+    ("SELECT ?, ?", "SELECT %s, %s"),
+    ("SELECT 5 % 2, ?", "SELECT 5 %% 2, %s"),
+    ("SELECT '?', ?", "SELECT '?', %s"),
+    ("SELECT 'it''s ?', ?", "SELECT 'it''s ?', %s"),
+    ("SELECT '100%'", "SELECT '100%%'"),
+    ('SELECT "odd?col" FROM t WHERE x = ?', 'SELECT "odd?col" FROM t WHERE x = %s'),
+    ("SELECT ? -- why? 100%\n, ?", "SELECT %s -- why? 100%%\n, %s"),
+    ("SELECT /* ? /* nested ? */ ? */ ?", "SELECT /* ? /* nested ? */ ? */ %s"),
+    ("SELECT $$ ? ' $$, ?", "SELECT $$ ? ' $$, %s"),
+    ("SELECT $tag$ ?$$ ' $tag$, ?", "SELECT $tag$ ?$$ ' $tag$, %s"),
+    ("SELECT E'\\' ?', ?", "SELECT E'\\' ?', %s"),
+    ("SELECT '\\', ?", "SELECT '\\', %s"),  # standard strings: a backslash is just a character
+    ("SELECT $1, ?", "SELECT $1, %s"),  # $1 is not a dollar quote
+    ("SELECT x$y, ?", "SELECT x$y, %s"),
+])
+def test_question_marks_become_placeholders_outside_quotes(sql: str, expected: str) -> None:
+    assert qmark_to_format(sql) == expected
+
+
+def test_placeholders_round_trip_through_the_server(store: eslib.EventStore) -> None:
+    with store.transaction() as tx:
+        rows = tx.execute(
+            "SELECT ?, '?' || ?, $$?%$$, 7 % 4, \"?\" FROM (SELECT 1 AS \"?\") t -- ?",
+            ["a", "b"])
+    assert rows == [("a", "?b", "?%", 3, 1)]
+
+
+def test_execute_returns_rows_or_nothing(store: eslib.EventStore) -> None:
+    with store.transaction() as tx:
+        assert tx.execute("CREATE TABLE totals (n int)") == []
+        assert tx.execute("INSERT INTO totals VALUES (?), (?)", (1, 2)) == []
+        assert tx.execute("SELECT sum(n) FROM totals WHERE n > ?", [0]) == [(3,)]
+
+
+# -- errors, translated in one place ---------------------------------------------
+
+def prepared(stream: str, event_id: uuid.UUID) -> list[StreamAppend]:
+    from datetime import datetime, timezone
+
+    event = PreparedEvent(event_id, "T", "{}", "{}", datetime.now(timezone.utc))
+    return [StreamAppend(stream, 0, (event,))]
+
+
+def raw_insert(conn: psycopg.Connection, stream: str, version: int, event_id: uuid.UUID) -> None:
+    conn.execute(
+        "INSERT INTO eslib_events (position, stream_id, version, id, type, data, metadata,"
+        " recorded_at, transaction_id) VALUES (nextval('eslib_position_seq'), %s, %s, %s, 'T',"
+        " '{}', '{}', now(), pg_current_xact_id())", (stream, version, event_id))
+
+
+def test_every_expected_driver_error_is_mapped(store: eslib.EventStore, url: str) -> None:
+    backend = store.backend
+    assert isinstance(backend, PostgresBackend)
+    taken = uuid.uuid4()
+    store.append("a-1", [eslib.NewEvent("T", id=taken)])
+    with psycopg.connect(url, autocommit=True) as conn:
+        # a unique violation on the id: written concurrently elsewhere
+        with pytest.raises(eslib.DuplicateEventId) as dup, backend._translate(
+                batch=prepared("b-1", taken)):
+            raw_insert(conn, "b-1", 1, taken)
+        assert isinstance(dup.value.__cause__, psycopg.errors.UniqueViolation)
+        # a unique violation on (stream, version): the actual version is re-read
+        with pytest.raises(eslib.WrongExpectedVersion) as wev, backend._translate(
+                batch=prepared("a-1", uuid.uuid4())):
+            raw_insert(conn, "a-1", 1, uuid.uuid4())
+        assert (wev.value.stream_id, wev.value.expected, wev.value.actual) == ("a-1", 0, 1)
+        # any other SQL error
+        with pytest.raises(eslib.StoreError) as other, backend._translate():
+            conn.execute("SELEC 1")
+        assert isinstance(other.value.__cause__, psycopg.errors.SyntaxError)
+        # an append that is not the first write of its transaction
+        with pytest.raises(eslib.ConfigurationError, match="first write"), backend._translate():
+            with conn.transaction():
+                raw_insert(conn, "c-1", 1, uuid.uuid4())
+                _append(conn, prepared("c-2", uuid.uuid4()))
+    # a connection that dies: while writing the outcome is unknown, while reading it is lost
+    for write, error in ((True, eslib.WriteOutcomeUnknown), (False, eslib.StoreError)):
+        with psycopg.connect(url, autocommit=True) as victim, \
+                psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
+            with pytest.raises(error) as lost, backend._translate(write=write):
+                victim.execute("SELECT 1")
+            assert isinstance(lost.value.__cause__, psycopg.OperationalError)
+
+
+def test_no_connection_available_is_a_store_error(url: str) -> None:
+    with eslib.connect(url, pool_size=1) as store:
+        store.backend._pool.timeout = 0.2  # type: ignore[attr-defined]
+        with store.transaction():  # holds the only connection
+            with pytest.raises(eslib.StoreError, match="no PostgreSQL connection"):
+                store.stream_version("x")
+
+
+# -- connecting ----------------------------------------------------------------------
+
+def test_connection_failures_name_the_server_never_the_password() -> None:
+    secret = "s3cr3t-pass"
+    with pytest.raises(eslib.ConfigurationError) as caught:
+        eslib.connect(f"postgresql://postgres:{secret}@127.0.0.1:1/nowhere")
+    text = str(caught.value)
+    assert "127.0.0.1:1/nowhere" in text and secret not in text
+    assert secret not in repr(caught.value)
+    assert caught.value.__cause__ is not None
+
+
+def test_a_missing_database_is_named(url: str) -> None:
+    missing = url.rsplit("/", 1)[0] + "/eslib_no_such_db"
+    with pytest.raises(eslib.ConfigurationError, match="eslib_no_such_db"):
+        eslib.connect(missing)
+
+
+def test_a_store_repr_hides_the_password(url: str) -> None:
+    with_password = url.replace("postgres@", "postgres:hunter2@")
+    with eslib.connect(with_password) as store:  # trust auth: the password is not checked
+        assert "hunter2" not in repr(store) and "hunter2" not in str(store.url)
+
+
+def test_unknown_options_are_refused(url: str) -> None:
+    with pytest.raises(eslib.ConfigurationError, match="pool_size"):
+        eslib.connect(url, pool_sise=3)
+    with pytest.raises(eslib.ConfigurationError, match="pool_size"):
+        eslib.connect(url, pool_size=0)
+
+
+# -- the schema ------------------------------------------------------------------------
+
+def test_processes_connecting_at_once_create_the_schema_once(fresh_db: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_and_append(n: int) -> None:
+        try:
+            with eslib.connect(fresh_db, pool_size=1) as store:
+                store.append(f"s-{n}", [eslib.NewEvent("Hello")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_append, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT version FROM eslib_schema").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT count(*) FROM eslib_events").fetchone() == (6,)
+
+
+def test_a_newer_schema_is_refused(fresh_db: str) -> None:
+    eslib.connect(fresh_db).close()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("UPDATE eslib_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(eslib.ConfigurationError, match="newer than this eslib"):
+        eslib.connect(fresh_db)
+
+
+def test_data_keeps_its_key_order_and_odd_text(store: eslib.EventStore) -> None:
+    data = {"z": 1, "a": {"y": [1, "two", None], "b": "quote \" backslash \\ newline \n"},
+            "ünï": "çødé", "m": 1.5}
+    stream = "x'; DROP TABLE eslib_events; --\n,{}\"\\"
+    store.append(stream, [eslib.NewEvent("T\"ype,", data, metadata={"k": "v"})])
+    [event] = store.read_stream(stream)
+    assert list(event.data) == ["z", "a", "ünï", "m"] and event.data == data
+    assert event.type == "T\"ype,"
+    frame = store.to_dataframe()
+    assert frame["stream_id"].tolist() == [stream]
+    assert frame["data"].tolist() == [
+        '{"z":1,"a":{"y":[1,"two",null],"b":"quote \\" backslash \\\\ newline \\n"},'
+        '"ünï":"çødé","m":1.5}']
+    assert str(frame["recorded_at"].dtype) == "datetime64[us, UTC]"
