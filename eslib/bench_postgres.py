@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable

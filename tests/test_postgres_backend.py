@@ -114,10 +114,10 @@ def test_every_expected_driver_error_is_mapped(store: eslib.EventStore, url: str
             conn.execute("SELEC 1")
         assert isinstance(other.value.__cause__, psycopg.errors.SyntaxError)
         # an append that is not the first write of its transaction
-        with pytest.raises(eslib.ConfigurationError, match="first write"), backend._translate():
-            with conn.transaction():
-                raw_insert(conn, "c-1", 1, uuid.uuid4())
-                _append(conn, prepared("c-2", uuid.uuid4()))
+        with pytest.raises(eslib.ConfigurationError, match="first write"), \
+                backend._translate(), conn.transaction():
+            raw_insert(conn, "c-1", 1, uuid.uuid4())
+            _append(conn, prepared("c-2", uuid.uuid4()))
     # a connection that dies: while writing the outcome is unknown, while reading it is lost
     for write, error in ((True, eslib.WriteOutcomeUnknown), (False, eslib.StoreError)):
         with psycopg.connect(url, autocommit=True) as victim, \
@@ -131,9 +131,9 @@ def test_every_expected_driver_error_is_mapped(store: eslib.EventStore, url: str
 def test_no_connection_available_is_a_store_error(url: str) -> None:
     with eslib.connect(url, pool_size=1) as store:
         store.backend._pool.timeout = 0.2  # type: ignore[attr-defined]
-        with store.transaction():  # holds the only connection
-            with pytest.raises(eslib.StoreError, match="no PostgreSQL connection"):
-                store.stream_version("x")
+        with store.transaction(), \
+                pytest.raises(eslib.StoreError, match="no PostgreSQL connection"):
+            store.stream_version("x")  # the transaction holds the only connection
 
 
 # -- connecting ----------------------------------------------------------------------
