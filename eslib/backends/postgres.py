@@ -299,6 +299,8 @@ class PostgresBackend:
             return bytes(buffer)
 
         data = self._run(fetch)
+        if not data:
+            return arrow_schema().empty_table()
         # the session is UTC, so recorded_at reads as "2024-05-01 12:00:00.123456+00"
         return pacsv.read_csv(
             pa.BufferReader(data),
