@@ -1,0 +1,416 @@
+"""Moving events in and out of a store: files (JSON lines, CSV, Parquet) and other stores.
+
+Every event keeps its stream id, version, id, type, data, metadata and
+``recorded_at``; files carry the columns of :func:`eslib.backends.base.arrow_schema`
+(``position`` is informative: the receiving store numbers positions itself, in the
+same order). Writing goes through the documented low-level path, the backend's
+``append`` with already prepared events, so ids and timestamps survive; each batch
+is one atomic append, and batches keep the global order exactly (a batch ends
+where a stream would appear twice).
+
+Resuming: a row whose stream already holds its version is skipped, so an import or
+copy that stopped half way can simply run again. Rows without a version are
+appended after what the stream holds; rows with ids make the re-run of the same
+batch idempotent (the store returns the original result).
+
+>>> with eslib.connect("memory://") as src, eslib.connect("duckdb:///x.duckdb") as dst:
+...     copy_events(src, dst)                             # doctest: +SKIP
+...     verify(src, dst).ok                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .backends.base import PreparedEvent, StreamAppend, arrow_schema
+from .errors import InvalidEvent
+from .events import ANY, RecordedEvent
+from .store import MAX_STREAM_ID, MAX_TYPE, EventStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMATS = ("jsonl", "csv", "parquet")
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+              ".parquet": "parquet", ".pq": "parquet"}
+PAGE = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+Progress = Callable[[int], None]
+Row = dict[str, Any]
+
+
+def guess_format(path: str | Path | None, given: str | None = None) -> str:
+    """The file format: ``given`` if set, else from the extension, else JSON lines."""
+    if given:
+        if given not in FORMATS:
+            raise InvalidEvent(f"unknown format {given!r}; use one of {', '.join(FORMATS)}")
+        return given
+    if path is None or str(path) == "-":
+        return "jsonl"
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise InvalidEvent(
+            f"cannot tell the format of {str(path)!r} from its extension; pass --format "
+            f"({', '.join(FORMATS)})")
+    return EXTENSIONS[suffix]
+
+
+def event_json(event: RecordedEvent) -> Row:
+    """A recorded event as a JSON-ready dict (the JSON lines format of export and import)."""
+    return {"position": event.position, "stream_id": event.stream_id, "version": event.version,
+            "type": event.type, "recorded_at": event.recorded_at.isoformat(),
+            "data": event.data, "metadata": event.metadata, "id": str(event.id)}
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+def pages(store: EventStore, *, stream_id: str | None = None, category: str | None = None,
+          page: int = PAGE) -> Iterator[pa.Table]:
+    """The store's events (or one stream's, or one category's) as Arrow tables, in order."""
+    start = 1
+    while True:
+        table = store.to_arrow(stream_id, category=category, from_position=start, limit=page)
+        if table.num_rows:
+            yield table
+        if table.num_rows < page:
+            return
+        start = table.column("position")[-1].as_py() + 1
+
+
+def export_events(store: EventStore, out: IO[bytes], fmt: str, *, stream_id: str | None = None,
+                  category: str | None = None, on_progress: Progress | None = None) -> int:
+    """Write events to a binary file object; the number written."""
+    import pyarrow as pa
+
+    count = 0
+    writer: Any = None
+    for table in pages(store, stream_id=stream_id, category=category):
+        if fmt == "jsonl":
+            out.write(_jsonl(table))
+        elif fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            if writer is None:
+                writer = pacsv.CSVWriter(out, table.schema)
+            writer.write_table(table)
+        else:
+            import pyarrow.parquet as pq
+
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema)
+            writer.write_table(table)
+        count += table.num_rows
+        if on_progress is not None:
+            on_progress(table.num_rows)
+    if writer is None and fmt != "jsonl":  # no events: still a valid, empty file
+        empty = pa.table({n: pa.array([], t) for n, t in zip(
+            arrow_schema().names, arrow_schema().types, strict=True)})
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(empty, out)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(empty, out)
+    elif writer is not None:
+        writer.close()
+    return count
+
+
+def _jsonl(table: pa.Table) -> bytes:
+    # data and metadata are already JSON text: spliced in, not parsed and dumped again
+    dumps = json.dumps
+    lines = []
+    for row, us in zip(table.to_pylist(), _micros(table), strict=True):
+        head = dumps({"position": row["position"], "stream_id": row["stream_id"],
+                      "version": row["version"], "type": row["type"],
+                      "recorded_at": (EPOCH + timedelta(microseconds=us)).isoformat()},
+                     ensure_ascii=False, separators=(",", ":"))
+        lines.append(f'{head[:-1]},"data":{row["data"]},"metadata":{row["metadata"]},'
+                     f'"id":"{row["id"]}"}}\n')
+    return "".join(lines).encode()
+
+
+def _micros(table: pa.Table) -> list[int]:
+    import pyarrow as pa
+
+    micros: list[int] = table.column("recorded_at").cast(pa.int64()).to_pylist()
+    return micros
+
+
+# -- reading files ----------------------------------------------------------------------
+
+
+def read_file(path: str | Path, fmt: str, batch_size: int = PAGE) -> Iterator[list[Row]]:
+    """Rows of an events file in batches; each row has stream_id, type, data (and maybe more)."""
+    if fmt == "jsonl":
+        yield from _read_jsonl(Path(path), batch_size)
+        return
+    if fmt == "csv":
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        types = {"version": pa.int64(), "position": pa.int64(), "data": pa.string(),
+                 "metadata": pa.string(), "id": pa.string(),
+                 "recorded_at": pa.timestamp("us", tz="UTC")}
+        reader = pacsv.open_csv(
+            str(path), read_options=pacsv.ReadOptions(block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types=types))
+        batches: Iterator[Any] = iter(reader)
+    else:
+        import pyarrow.parquet as pq
+
+        batches = pq.ParquetFile(str(path)).iter_batches(batch_size=batch_size)
+    for batch in batches:
+        yield batch.to_pylist()
+
+
+def _read_jsonl(path: Path, batch_size: int) -> Iterator[list[Row]]:
+    rows: list[Row] = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise InvalidEvent(f"{path}:{number}: not JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise InvalidEvent(f"{path}:{number}: each line must be a JSON object")
+            row["_line"] = number
+            rows.append(row)
+            if len(rows) >= batch_size:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
+
+
+# -- writing rows into a store ------------------------------------------------------------
+
+
+@dataclass
+class RestoreReport:
+    """What an import or copy did."""
+
+    written: int = 0
+    skipped: int = 0  #: rows already stored (their stream held their version, or a replay)
+    batches: int = 0
+
+
+def restore(store: EventStore, batches: Iterator[list[Row]], *, trusted: bool = False,
+            on_progress: Progress | None = None) -> RestoreReport:
+    """Write rows (stream_id, type, data, metadata, id?, version?, recorded_at?) in order.
+
+    ``trusted`` rows come from another eslib store: their JSON is not parsed again.
+    """
+    report = RestoreReport()
+    empty = store.head_position() == 0
+    versions: dict[str, int] = {}
+    for rows in batches:
+        pending: list[tuple[str, list[Row]]] = []
+        in_batch: set[str] = set()
+        for row in rows:
+            stream_id = row.get("stream_id")
+            if pending and pending[-1][0] == stream_id:
+                pending[-1][1].append(row)
+                continue
+            if stream_id in in_batch:  # a stream appears twice: write what came before it
+                _write(store, pending, versions, empty, trusted, report)
+                pending, in_batch = [], set()
+            pending.append((stream_id, [row]))  # type: ignore[arg-type]
+            in_batch.add(stream_id)  # type: ignore[arg-type]
+        _write(store, pending, versions, empty, trusted, report)
+        if on_progress is not None:
+            on_progress(len(rows))
+    return report
+
+
+def _write(store: EventStore, pending: list[tuple[str, list[Row]]], versions: dict[str, int],
+           empty: bool, trusted: bool, report: RestoreReport) -> None:
+    batch: list[StreamAppend] = []
+    for stream_id, rows in pending:
+        _check_stream_id(stream_id, rows[0])
+        current = versions.get(stream_id)
+        if current is None:
+            current = 0 if empty else store.stream_version(stream_id)
+        fresh = [r for r in rows if r.get("version") is None or r["version"] > current]
+        report.skipped += len(rows) - len(fresh)
+        if not fresh:
+            versions[stream_id] = current
+            continue
+        first = fresh[0].get("version")
+        for offset, row in enumerate(fresh):
+            if first is not None and row.get("version") != current + 1 + offset:
+                raise InvalidEvent(
+                    f"{_where(row)}stream {stream_id!r} would get version {current + 1 + offset}"
+                    f" but the row says {row.get('version')}: the source has a gap or is out "
+                    "of order, or another writer added events here")
+        events = tuple(_prepared(r, trusted) for r in fresh)
+        batch.append(StreamAppend(stream_id, ANY if first is None else current, events))
+        versions[stream_id] = current + len(events)
+    if not batch:
+        return
+    head = store.head_position()
+    results = store.backend.append(batch)
+    new = sum(1 for r in results for p in r.positions if p > head)
+    report.written += new
+    report.skipped += sum(len(a.events) for a in batch) - new
+    report.batches += 1
+    for result in results:
+        versions[result.stream_id] = result.version
+
+
+def _check_stream_id(stream_id: object, row: Row) -> None:
+    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
+        raise InvalidEvent(f"{_where(row)}stream_id must be a non-empty string of at most "
+                           f"{MAX_STREAM_ID} characters, got {stream_id!r}")
+
+
+def _prepared(row: Row, trusted: bool) -> PreparedEvent:
+    event_type = row.get("type")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
+        raise InvalidEvent(f"{_where(row)}type must be a non-empty string, got {event_type!r}")
+    return PreparedEvent(
+        id=_uuid(row),
+        type=event_type,
+        data_json=row["data"] if trusted else _json_object(row, "data"),
+        metadata_json=row["metadata"] if trusted else _json_object(row, "metadata"),
+        recorded_at=_timestamp(row),
+    )
+
+
+def _json_object(row: Row, key: str) -> str:
+    value = row.get(key)
+    if value is None or value == "":
+        if key == "metadata":
+            return "{}"
+        raise InvalidEvent(f"{_where(row)}no {key}: every row needs a JSON object of {key}")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidEvent(f"{_where(row)}{key} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"{_where(row)}{key} must be a JSON object, got {type(value).__name__}")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _uuid(row: Row) -> uuid.UUID:
+    value = row.get("id")
+    if value is None or value == "":
+        return uuid.uuid4()
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidEvent(f"{_where(row)}id {value!r} is not a UUID") from None
+
+
+def _timestamp(row: Row) -> datetime:
+    value = row.get("recorded_at")
+    if value is None or value == "":
+        return datetime.now(timezone.utc)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidEvent(f"{_where(row)}recorded_at {value!r} is not ISO 8601") from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidEvent(f"{_where(row)}recorded_at must carry a time zone, got {value!r}")
+    return value.astimezone(timezone.utc)
+
+
+def _where(row: Row) -> str:
+    line = row.get("_line")
+    return f"line {line}: " if line else ""
+
+
+# -- copying and verifying ---------------------------------------------------------------
+
+
+def copy_events(source: EventStore, target: EventStore, *, page: int = PAGE,
+                on_progress: Progress | None = None) -> RestoreReport:
+    """Copy every event of ``source`` into ``target`` in global order (resumable)."""
+
+    def rows() -> Iterator[list[Row]]:
+        import pyarrow as pa
+
+        for table in pages(source, page=page):
+            micros = table.column("recorded_at").cast(pa.int64()).to_pylist()
+            batch = table.drop_columns(["recorded_at"]).to_pylist()
+            for row, us in zip(batch, micros, strict=True):
+                row["recorded_at"] = EPOCH + timedelta(microseconds=us)
+            yield batch
+
+    return restore(target, rows(), trusted=True, on_progress=on_progress)
+
+
+@dataclass(frozen=True)
+class StreamSum:
+    """A stream's event count and a SHA-256 over its events (versions, ids, types, JSON, times)."""
+
+    events: int
+    digest: str
+
+
+@dataclass
+class Verification:
+    """Source and target compared stream by stream, plus the global order of event ids."""
+
+    source: dict[str, StreamSum]
+    target: dict[str, StreamSum]
+    source_order: str
+    target_order: str
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched and self.source_order == self.target_order
+
+
+def checksums(store: EventStore, on_progress: Progress | None = None
+              ) -> tuple[dict[str, StreamSum], str]:
+    """Per-stream counts and digests, and a digest of every event id in global order."""
+    hashes: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    order = hashlib.sha256()
+    for table in pages(store):
+        for row, us in zip(table.to_pylist(), _micros(table), strict=True):
+            stream_id = row["stream_id"]
+            digest = hashes.get(stream_id)
+            if digest is None:
+                digest = hashes[stream_id] = hashlib.sha256()
+                counts[stream_id] = 0
+            counts[stream_id] += 1
+            digest.update(
+                f"{row['version']}\x1f{row['id']}\x1f{row['type']}\x1f{_canonical(row['data'])}"
+                f"\x1f{_canonical(row['metadata'])}\x1f{us}\n".encode())
+            order.update(row["id"].encode())
+        if on_progress is not None:
+            on_progress(table.num_rows)
+    sums = {s: StreamSum(counts[s], h.hexdigest()) for s, h in sorted(hashes.items())}
+    return sums, order.hexdigest()
+
+
+def _canonical(text: str) -> str:
+    return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def verify(source: EventStore, target: EventStore,
+           on_progress: Progress | None = None) -> Verification:
+    """Compare every stream of ``source`` with ``target`` (counts, digests, global order)."""
+    source_sums, source_order = checksums(source, on_progress)
+    target_sums, target_order = checksums(target, on_progress)
+    mismatched = sorted(s for s in source_sums.keys() | target_sums.keys()
+                        if source_sums.get(s) != target_sums.get(s))
+    return Verification(source_sums, target_sums, source_order, target_order, mismatched)
