@@ -113,15 +113,15 @@ def to_dataframe_rate(url: str, n: int = 100_000) -> float:
     import eslib
 
     with eslib.connect(url) as store:
-        have = store.head_position()
+        first = store.head_position() + 1
         batch = 1000
-        for start in range(have, n, batch):
+        for start in range(0, n, batch):
             store.append_many({f"df-{start}": (
                 [eslib.NewEvent("Placed", {"sku": "A1", "qty": i}) for i in range(batch)],
                 eslib.ANY)})
         store.to_dataframe(limit=10)
         started = time.perf_counter()
-        frame = store.to_dataframe(limit=n)
+        frame = store.to_dataframe(from_position=first)
         elapsed = time.perf_counter() - started
         return len(frame) / elapsed
 
