@@ -81,6 +81,7 @@ class EventStore:
         self.url = url
         self._clock = clock or _utc_now
         self._id_factory = id_factory or uuid.uuid4
+        self._custom_ids = id_factory is not None
         self._id_lock = threading.Lock()  # deterministic factories are rarely thread-safe
         self._closed = False
 
@@ -193,7 +194,26 @@ class EventStore:
             raise InvalidEvent("the store's clock must return timezone-aware datetimes")
         return now.astimezone(timezone.utc)
 
-    # -- reading -------------------------------------------------------------
+    def bulk_append(self, events: pa.Table | pd.DataFrame, *, skip_existing: bool = False) -> int:
+        """Append many events at once from a table; returns how many were written.
+
+        Columns: ``stream_id``, ``type``, ``data`` (JSON text or dicts), and optionally
+        ``metadata``, ``id`` and ``recorded_at`` (one clock reading for the table when
+        absent). Each row goes to the end of its stream (expected version ANY), rows
+        in table order, so global order follows row order. The whole table commits
+        atomically. With ``skip_existing`` rows whose id is already stored are left
+        out, which makes an interrupted import safe to run again.
+
+        This is the fast path for imports (Arrow in, one statement on DuckDB).
+        """
+        self._check_open()
+        from .bulk import normalise
+
+        table = normalise(events, self._now, self._id_factory if self._custom_ids else None)
+        if table.num_rows == 0:
+            return 0
+        return self.backend.bulk_append(table, skip_existing)
+
 
     def read_stream(
         self,

@@ -432,3 +432,68 @@ def test_snapshots_round_trip(store):
     snap = store.load_snapshot("acc-1")
     assert snap is not None and (snap.version, snap.schema) == (7, "v1")
     assert snap.state_json.replace(" ", "") == '{"balance":9}'
+
+
+# -- bulk append ---------------------------------------------------------------------
+
+
+def test_bulk_append_continues_streams_in_row_order(store):
+    import pyarrow as pa
+
+    store.append("s-1", [ev("First")])
+    table = pa.table({
+        "stream_id": ["s-2", "s-1", "s-2", "s-1"],
+        "type": ["A", "B", "C", "D"],
+        "data": ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}'],
+    })
+    assert store.bulk_append(table) == 4
+    events = list(store.read_all())
+    assert [(e.stream_id, e.version, e.type) for e in events] == [
+        ("s-1", 1, "First"), ("s-2", 1, "A"), ("s-1", 2, "B"), ("s-2", 2, "C"), ("s-1", 3, "D"),
+    ]
+    assert [e.position for e in events] == sorted({e.position for e in events})
+    assert events[2].data == {"n": 2}
+    assert store.append("s-1", [ev()], 3).version == 4  # versions known after a bulk append
+
+
+def test_bulk_append_from_dataframe_keeps_ids_times_and_resumes(make_store):
+    clock = eslib.TickingClock()
+    store = make_store(clock=clock)
+    when = pd.Timestamp("2013-01-01 05:15", tz="UTC")
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    frame = pd.DataFrame({
+        "stream_id": ["plane-1", "plane-1", "plane-2"],
+        "type": ["Departed", "Arrived", "Departed"],
+        "data": [{"dest": "ORD"}, {"delay": 5}, {"dest": "IAH"}],
+        "metadata": [{"source": "nyc"}, {}, {}],
+        "id": ids,
+        "recorded_at": [when, when + pd.Timedelta(hours=2), when],
+    })
+    assert store.bulk_append(frame.iloc[:2]) == 2
+    with pytest.raises(eslib.DuplicateEventId):
+        store.bulk_append(frame)  # row 0 and 1 are stored: all or nothing
+    assert store.stream_version("plane-2") == 0
+    assert store.bulk_append(frame, skip_existing=True) == 1  # a resumed import
+    events = list(store.read_all())
+    assert [str(e.id) for e in events] == ids
+    assert events[1].recorded_at == (when + pd.Timedelta(hours=2)).to_pydatetime()
+    assert events[0].metadata == {"source": "nyc"} and events[1].data == {"delay": 5}
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"stream_id": ["s-1", ""], "type": ["A", "B"], "data": ["{}", "{}"]}, "stream_id"),
+        ({"stream_id": ["s-1"], "type": [""], "data": ["{}"]}, "type"),
+        ({"stream_id": ["s-1", "s-1"], "type": ["A", "B"], "data": ["{}", "[1]"]}, "JSON"),
+        ({"stream_id": ["s-1"], "type": ["A"], "data": ["{not json"]}, "JSON"),
+        ({"stream_id": ["s-1"], "type": ["A"]}, "data"),
+        ({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"], "id": ["nope"]}, "UUID"),
+    ],
+)
+def test_bulk_append_rejects_bad_rows_and_writes_nothing(store, columns, message):
+    import pyarrow as pa
+
+    with pytest.raises(eslib.InvalidEvent, match=message):
+        store.bulk_append(pa.table(columns))
+    assert list(store.read_all()) == []

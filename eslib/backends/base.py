@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -84,11 +85,61 @@ class StoredId:
     position: int
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An aggregate's state at a version, stored beside its stream (latest one kept).
+
+    ``schema`` names the shape of ``state_json``; a reader whose schema differs
+    ignores the snapshot and replays the stream instead.
+    """
+
+    stream_id: str
+    version: int
+    schema: str
+    state_json: str
+
+
+class Transaction(Protocol):
+    """Work that commits atomically with appends: read models and checkpoints.
+
+    On PostgreSQL the append, when there is one, must come first in the
+    transaction (the global-order fence depends on it).
+    """
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append inside this transaction (visible to others only after commit)."""
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run SQL with ``?`` placeholders against the store's database; rows if any.
+
+        Raises ConfigurationError on the memory backend, which has no SQL.
+        """
+
+    def load_checkpoint(self, name: str) -> int:
+        """The last position the named projection/subscription processed; 0 if none."""
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        """Record the last position processed, in this transaction."""
+
+
 class Backend(Protocol):
     """Storage for the event store; see the module docstring for the promises."""
 
+    #: optional features, e.g. {"sql", "multi_process"}; the conformance suite reads it
+    capabilities: frozenset[str]
+
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         """Append every stream's events atomically; one result per StreamAppend, in order."""
+
+    def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
+        """Append a :func:`eslib.bulk.bulk_schema` table atomically; return rows written.
+
+        Each row continues its stream (expected version ANY); positions follow row
+        order. A null ``id`` means "make one". An id already stored (or twice in the
+        table) is DuplicateEventId and nothing is written, unless ``skip_existing``,
+        which leaves such rows out. Data or metadata that is not a JSON object is
+        InvalidEvent, nothing written.
+        """
 
     def read_stream(
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
@@ -109,6 +160,18 @@ class Backend(Protocol):
 
     def to_arrow(self, query: EventQuery) -> pa.Table:
         """The queried events as an Arrow table in :func:`arrow_schema`."""
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A transaction: commits on normal exit, rolls back (writes nothing) on an exception."""
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store the snapshot, replacing an older one of the same stream."""
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The latest snapshot of the stream, if any."""
+
+    def load_checkpoint(self, name: str) -> int:
+        """The named checkpoint outside any transaction; 0 if none."""
 
     def close(self) -> None:
         """Release connections and files. Idempotent."""

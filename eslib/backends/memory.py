@@ -9,10 +9,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, DuplicateEventId
 from ..events import AppendResult, RecordedEvent
 from .base import (
     EventQuery,
+    PreparedEvent,
     Snapshot,
     StoredId,
     StreamAppend,
@@ -76,6 +77,34 @@ class MemoryBackend:
                     positions.append(event.position)
                 results[i] = AppendResult(item.stream_id, len(stream), tuple(positions))
             return [r for r in results if r is not None]
+
+    def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
+        from ..bulk import check_object
+
+        rows = []
+        seen: set[uuid.UUID] = set()
+        with self._lock:
+            for row in table.to_pylist():
+                event_id = uuid.UUID(row["id"]) if row["id"] else uuid.uuid4()
+                if event_id in self._ids or event_id in seen:
+                    if skip_existing:
+                        continue
+                    raise DuplicateEventId([str(event_id)], "(bulk append: nothing written)")
+                seen.add(event_id)
+                rows.append((row["stream_id"], PreparedEvent(
+                    event_id, row["type"], check_object(row["data"], "data"),
+                    check_object(row["metadata"], "metadata"), row["recorded_at"],
+                )))
+            for stream_id, p in rows:  # every row checked: write them in table order
+                stream = self._streams.setdefault(stream_id, [])
+                event = RecordedEvent(
+                    stream_id, len(stream) + 1, len(self._log) + 1, p.id, p.type,
+                    json.loads(p.data_json), json.loads(p.metadata_json), p.recorded_at,
+                )
+                stream.append(event)
+                self._log.append(event)
+                self._ids[p.id] = event
+        return len(rows)
 
     def read_stream(
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
