@@ -248,3 +248,86 @@ class TransferProcess(ProcessManager):
                     ctx.update(self.accounts, transfer.source,
                                lambda a: a.refund(ctx.key, amount))
                     ctx.update(self.transfers, ctx.key, lambda t: t.fail(reason))
+
+
+# -- read models: balances and the audit trail ------------------------------------------------
+
+_AMOUNT_SIGN = {"Deposited": 1, "Withdrawn": -1, "TransferDebited": -1, "TransferCredited": 1,
+                "TransferRefunded": 1}
+
+
+class Balances(eslib.Projection):
+    """Balance and status per account, folded from the account streams."""
+
+    types = (AccountOpened, Deposited, Withdrawn, AccountClosed, TransferDebited,
+             TransferCredited, TransferRefunded)
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, dict[str, Any]] = {}
+
+    def apply(self, event: Any, ctx: eslib.EventContext) -> None:
+        account = ctx.stream_id.split("-", 1)[1]
+        match event:
+            case AccountOpened(owner=owner):
+                self.accounts[account] = {"account": account, "owner": owner, "balance": 0,
+                                          "open": True}
+            case AccountClosed():
+                self.accounts[account]["open"] = False
+            case _:
+                self.accounts[account]["balance"] += _AMOUNT_SIGN[ctx.type] * event.amount
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(list(self.accounts.values()),
+                            columns=["account", "owner", "balance", "open"]
+                            ).sort_values("account", ignore_index=True)
+
+
+class AuditTrail(eslib.Projection):
+    """Every money movement and transfer decision, in global order, with its cause.
+
+    The audit answers "who moved what, when, and because of which event": each row
+    keeps the position, the stream, the signed amount and the correlation id the
+    saga wrote into the metadata (the transfer id).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def apply(self, event: Any, ctx: eslib.EventContext) -> None:
+        if ctx.type not in _AMOUNT_SIGN and not ctx.type.startswith("Transfer"):
+            return
+        amount = getattr(event, "amount", None)
+        self.rows.append({
+            "position": ctx.position, "stream": ctx.stream_id, "type": ctx.type,
+            "amount": None if amount is None else _AMOUNT_SIGN.get(ctx.type, 1) * amount,
+            "transfer": ctx.metadata.get("correlation_id", ""),
+            "reason": getattr(event, "reason", ""),
+        })
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        columns = ["position", "stream", "type", "amount", "transfer", "reason"]
+        return pd.DataFrame(self.rows, columns=columns).astype({"amount": "Int64"})
+
+
+def open_account(accounts: eslib.Repository[Account], account_id: str, owner: str,
+                 deposit: int = 0) -> Account:
+    """Open an account (and make a first deposit) in one save."""
+    account = accounts.new(account_id)
+    account.open(owner)
+    if deposit:
+        account.deposit(deposit)
+    accounts.save(account)
+    return account
+
+
+def request_transfer(transfers: eslib.Repository[Transfer], transfer_id: str, source: str,
+                     target: str, amount: int) -> Transfer:
+    """Record a transfer request; :class:`TransferProcess` carries it out."""
+    transfer = transfers.new(transfer_id)
+    transfer.request(source, target, amount)
+    transfers.save(transfer)
+    return transfer
