@@ -94,13 +94,13 @@ def start(base: str | None = None, port: int | None = None) -> tuple[str, Path]:
         entry = pwd.getpwnam(user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     env = dict(os.environ, LC_ALL="C", LANG="C")
-    _call(prefix + [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                    "-E", "UTF8", "--no-sync"], env)
+    _call([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+           "-E", "UTF8", "--no-sync"], env)
     port = port or free_port()
     options = (f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder}"
                " -c fsync=off -c full_page_writes=off -c max_connections=200")
-    _call(prefix + [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                    "-w", "-t", "60", "start"], env, log)
+    _call([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+           "-w", "-t", "60", "start"], env, log)
     LAST.write_text(str(folder))
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", folder
 
@@ -115,8 +115,8 @@ def stop(folder: str | Path | None = None) -> None:
     if (path / "data" / "postmaster.pid").exists():
         bin_dir = find_binaries()
         prefix, _ = _runner()
-        _call(prefix + [str(bin_dir / "pg_ctl"), "-D", str(path / "data"), "-m", "fast", "-w",
-                        "stop"], dict(os.environ))
+        _call([*prefix, str(bin_dir / "pg_ctl"), "-D", str(path / "data"), "-m", "fast", "-w",
+               "stop"], dict(os.environ))
     shutil.rmtree(path, ignore_errors=True)
     if LAST.exists() and LAST.read_text().strip() == str(path):
         LAST.unlink()

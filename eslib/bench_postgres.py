@@ -59,16 +59,17 @@ def append_rate(url: str, n: int = 3000, prefix: str = "bench") -> float:
         return n / (time.perf_counter() - started)
 
 
-def _writer(url: str, prefix: str, seconds: float, start_at: float, out: Any) -> None:
+def _writer(url: str, prefix: str, seconds: float, ready: Any, out: Any) -> None:
     import eslib
 
     with eslib.connect(url, pool_size=1) as store:
-        store.stream_version("warm-up")
-        while time.time() < start_at:
-            time.sleep(0.001)
-        done, versions = 0, [0] * 20
-        deadline = start_at + seconds
-        while time.time() < deadline:
+        versions = [0] * 20
+        for k in range(20):  # warm up: connection, prepared statements
+            store.append(f"{prefix}-{k}", [eslib.NewEvent("Placed", {"n": -1})], versions[k])
+            versions[k] += 1
+        ready.wait()
+        done, deadline = 0, time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
             k = done % 20
             store.append(f"{prefix}-{k}", [eslib.NewEvent("Placed", {"n": done})], versions[k])
             versions[k] += 1
@@ -78,30 +79,28 @@ def _writer(url: str, prefix: str, seconds: float, start_at: float, out: Any) ->
 
 def writers_rate(url: str, processes: int, seconds: float = 3.0,
                  follower: bool = False) -> tuple[float, list[float]]:
-    """Total appends/s of ``processes`` writer processes on distinct streams; with a
-    follower polling read_all, also its lag (delivered - recorded_at) in seconds."""
+    """Total appends/s of ``processes`` writer processes on distinct streams, started
+    together; with a follower polling read_all, also its lag (delivered - recorded_at)."""
     import eslib
 
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.time() + 1.5 + 0.3 * processes  # spawn + connect before the clock starts
+    out, ready = ctx.Queue(), ctx.Barrier(processes + 1)
     tag = uuid.uuid4().hex[:6]
-    workers = [ctx.Process(target=_writer, args=(url, f"w{tag}{i}", seconds, start_at, out))
+    workers = [ctx.Process(target=_writer, args=(url, f"w{tag}{i}", seconds, ready, out))
                for i in range(processes)]
     for w in workers:
         w.start()
     lags: list[float] = []
-    if follower:
-        with eslib.connect(url) as store:
-            position = store.head_position()
-            deadline = start_at + seconds + 0.5
-            while time.time() < deadline:
-                for event in store.read_all(position + 1):
-                    now = datetime.now(timezone.utc)
-                    if event.stream_id.startswith(f"w{tag}"):
-                        lags.append((now - event.recorded_at).total_seconds())
-                    position = event.position
-                time.sleep(0.002)
+    with eslib.connect(url) as store:
+        position = store.head_position()
+        ready.wait()
+        deadline = time.perf_counter() + seconds + 0.2
+        while follower and time.perf_counter() < deadline:
+            for event in store.read_all(position + 1):
+                if event.stream_id.startswith(f"w{tag}") and event.data["n"] >= 0:
+                    lags.append((datetime.now(timezone.utc) - event.recorded_at).total_seconds())
+                position = event.position
+            time.sleep(0.002)
     total = sum(out.get(timeout=60 + seconds) for _ in workers)
     for w in workers:
         w.join()
