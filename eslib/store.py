@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -14,15 +13,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .backends.base import (
     Backend,
-    EventQuery,
     PreparedEvent,
     Snapshot,
     StreamAppend,
-    Transaction,
 )
 from .errors import InvalidEvent, StoreClosedError
-from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamState
+from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .unit_of_work import Batch, StoreTransaction
 from .urls import DEFAULT_URL, StoreURL, parse_url
+from .validation import MAX_STREAM_ID as MAX_STREAM_ID  # re-exported for callers
+from .validation import (
+    MAX_TYPE,
+    check_bound,
+    check_expected_version,
+    check_limit,
+    check_stream_id,
+    make_query,
+    to_json,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,8 +39,6 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], uuid.UUID]
 
-MAX_STREAM_ID = 255
-MAX_TYPE = 255
 
 
 def _utc_now() -> datetime:
@@ -144,8 +150,8 @@ class EventStore:
     def _prepare(
         self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedVersion
     ) -> StreamAppend:
-        _check_stream_id(stream_id)
-        _check_expected(expected)
+        check_stream_id(stream_id)
+        check_expected_version(expected)
         if isinstance(events, NewEvent) or not isinstance(events, (list, tuple)):
             raise InvalidEvent(
                 f"events for {stream_id!r} must be a list of eslib.NewEvent, "
@@ -163,8 +169,8 @@ class EventStore:
                 f"event type must be a non-empty string of at most {MAX_TYPE} characters, "
                 f"got {event.type!r}"
             )
-        data_json = _to_json(event.data, "data", event.type)
-        metadata_json = _to_json({} if event.metadata is None else event.metadata, "metadata",
+        data_json = to_json(event.data, "data", event.type)
+        metadata_json = to_json({} if event.metadata is None else event.metadata, "metadata",
                                  event.type)
         return PreparedEvent(
             id=self._event_id(event),
@@ -228,9 +234,9 @@ class EventStore:
         A stream that does not exist yields nothing. Pages through the stream.
         """
         self._check_open()
-        _check_stream_id(stream_id)
-        _check_bound("from_version", from_version)
-        _check_limit(limit)
+        check_stream_id(stream_id)
+        check_bound("from_version", from_version)
+        check_limit(limit)
         return self.backend.read_stream(stream_id, from_version, backwards, limit)
 
     def read_all(
@@ -247,13 +253,13 @@ class EventStore:
         """
         self._check_open()
         return self.backend.read_all(
-            _query(from_position=from_position, limit=limit, types=types, category=category)
+            make_query(from_position=from_position, limit=limit, types=types, category=category)
         )
 
     def stream_version(self, stream_id: str) -> int:
         """The number of events in the stream; 0 when it does not exist."""
         self._check_open()
-        _check_stream_id(stream_id)
+        check_stream_id(stream_id)
         return self.backend.stream_version(stream_id)
 
     def streams(self) -> list[str]:
@@ -279,9 +285,9 @@ class EventStore:
         """Events as an Arrow table (data and metadata as JSON text), in global order."""
         self._check_open()
         if stream_id is not None:
-            _check_stream_id(stream_id)
+            check_stream_id(stream_id)
         return self.backend.to_arrow(
-            _query(stream_id=stream_id, from_position=from_position, to_position=to_position,
+            make_query(stream_id=stream_id, from_position=from_position, to_position=to_position,
                    types=types, category=category, limit=limit)
         )
 
@@ -382,157 +388,3 @@ class EventStore:
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<eslib.EventStore {self.url}{state}>"
-
-
-class StoreTransaction:
-    """The facade's view of a backend transaction; see :meth:`EventStore.transaction`."""
-
-    def __init__(self, store: EventStore, tx: Transaction) -> None:
-        self._store = store
-        self._tx = tx
-
-    def append(
-        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
-    ) -> AppendResult:
-        """Append inside the transaction; same checks as :meth:`EventStore.append`."""
-        return self._tx.append([self._store._prepare(stream_id, events, expected_version)])[0]
-
-    def append_many(
-        self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
-    ) -> dict[str, AppendResult]:
-        """Append to several streams inside the transaction."""
-        batch = [self._store._prepare(s, events, expected)
-                 for s, (events, expected) in appends.items()]
-        return {r.stream_id: r for r in self._tx.append(batch)}
-
-    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        """Run SQL with ``?`` placeholders in the store's database (DuckDB, PostgreSQL)."""
-        return self._tx.execute(sql, params)
-
-    def load_checkpoint(self, name: str) -> int:
-        """The named checkpoint as this transaction sees it; 0 if none."""
-        return self._tx.load_checkpoint(name)
-
-    def save_checkpoint(self, name: str, position: int) -> None:
-        """Move the named checkpoint; it commits with everything else in the transaction."""
-        self._tx.save_checkpoint(name, position)
-
-
-class Batch:
-    """Appends collected in a ``with`` block and committed together by ``append_many``.
-
-    Two appends to the same stream are merged; the second must expect ``ANY`` or
-    the version the first leaves behind. On an exception nothing is written.
-    """
-
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self._pending: dict[str, tuple[list[NewEvent], ExpectedVersion]] = {}
-        self.results: dict[str, AppendResult] = {}
-
-    def append(
-        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
-    ) -> None:
-        """Queue an append; it is checked and written when the block exits."""
-        if stream_id not in self._pending:
-            self._pending[stream_id] = (list(events), expected_version)
-            return
-        queued, expected = self._pending[stream_id]
-        if expected_version is not ANY:
-            if not isinstance(expected, int) or isinstance(expected, StreamState):
-                raise InvalidEvent(
-                    f"a second append to {stream_id!r} in one batch must expect ANY or an "
-                    "exact version when the first one does"
-                )
-            if expected_version != expected + len(queued):
-                raise InvalidEvent(
-                    f"a second append to {stream_id!r} in one batch expects version "
-                    f"{expected_version}, but the batch leaves it at {expected + len(queued)}"
-                )
-        queued.extend(events)
-
-    def commit(self) -> dict[str, AppendResult]:
-        """Write everything queued in one atomic commit."""
-        if self._pending:
-            self.results = self._store.append_many(
-                {s: (events, expected) for s, (events, expected) in self._pending.items()}
-            )
-            self._pending = {}
-        return self.results
-
-    def __enter__(self) -> Batch:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-
-
-def _to_json(value: Any, what: str, event_type: str) -> str:
-    if not isinstance(value, dict):
-        raise InvalidEvent(
-            f"{what} of a {event_type!r} event must be a dict (a JSON object), "
-            f"got {type(value).__name__}"
-        )
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidEvent(
-            f"{what} of a {event_type!r} event is not JSON-serialisable: {exc}; "
-            "convert it to str, int, float, bool, None, list or dict first"
-        ) from None
-
-
-def _check_stream_id(stream_id: object) -> None:
-    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
-        shown = stream_id if not isinstance(stream_id, str) else stream_id[:40]
-        raise InvalidEvent(
-            f"a stream id must be a non-empty string of at most {MAX_STREAM_ID} characters, "
-            f"got {shown!r}"
-        )
-
-
-def _check_expected(expected: object) -> None:
-    if isinstance(expected, StreamState):
-        return
-    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
-        raise InvalidEvent(
-            f"expected_version must be an event count >= 0, eslib.NO_STREAM, eslib.ANY or "
-            f"eslib.STREAM_EXISTS, got {expected!r}"
-        )
-
-
-def _check_bound(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidEvent(f"{name} must be an int >= 1 (bounds are inclusive), got {value!r}")
-
-
-def _check_limit(limit: object) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidEvent(f"limit must be None or an int >= 0, got {limit!r}")
-
-
-def _query(
-    *,
-    stream_id: str | None = None,
-    category: str | None = None,
-    types: Iterable[str] | None = None,
-    from_position: int = 1,
-    to_position: int | None = None,
-    limit: int | None = None,
-) -> EventQuery:
-    _check_bound("from_position", from_position)
-    if to_position is not None:
-        _check_bound("to_position", to_position)
-    _check_limit(limit)
-    if isinstance(types, str):
-        types = (types,)
-    type_tuple = tuple(types) if types is not None else None
-    if category is not None and (not isinstance(category, str) or not category):
-        raise InvalidEvent(f"category must be a non-empty string, got {category!r}")
-    return EventQuery(stream_id, category, type_tuple, from_position, to_position, limit)

@@ -1,0 +1,104 @@
+"""Units of work: appends collected and committed together (:class:`Batch`), and the
+facade over a backend transaction that also holds read-model SQL and checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from .errors import InvalidEvent
+from .events import ANY, AppendResult, ExpectedVersion, NewEvent, StreamState
+
+if TYPE_CHECKING:
+    from .backends.base import Transaction
+    from .store import EventStore
+
+
+class StoreTransaction:
+    """The facade's view of a backend transaction; see :meth:`EventStore.transaction`."""
+
+    def __init__(self, store: EventStore, tx: Transaction) -> None:
+        self._store = store
+        self._tx = tx
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
+    ) -> AppendResult:
+        """Append inside the transaction; same checks as :meth:`EventStore.append`."""
+        return self._tx.append([self._store._prepare(stream_id, events, expected_version)])[0]
+
+    def append_many(
+        self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
+    ) -> dict[str, AppendResult]:
+        """Append to several streams inside the transaction."""
+        batch = [self._store._prepare(s, events, expected)
+                 for s, (events, expected) in appends.items()]
+        return {r.stream_id: r for r in self._tx.append(batch)}
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run SQL with ``?`` placeholders in the store's database (DuckDB, PostgreSQL)."""
+        return self._tx.execute(sql, params)
+
+    def load_checkpoint(self, name: str) -> int:
+        """The named checkpoint as this transaction sees it; 0 if none."""
+        return self._tx.load_checkpoint(name)
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        """Move the named checkpoint; it commits with everything else in the transaction."""
+        self._tx.save_checkpoint(name, position)
+
+
+class Batch:
+    """Appends collected in a ``with`` block and committed together by ``append_many``.
+
+    Two appends to the same stream are merged; the second must expect ``ANY`` or
+    the version the first leaves behind. On an exception nothing is written.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._pending: dict[str, tuple[list[NewEvent], ExpectedVersion]] = {}
+        self.results: dict[str, AppendResult] = {}
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
+    ) -> None:
+        """Queue an append; it is checked and written when the block exits."""
+        if stream_id not in self._pending:
+            self._pending[stream_id] = (list(events), expected_version)
+            return
+        queued, expected = self._pending[stream_id]
+        if expected_version is not ANY:
+            if not isinstance(expected, int) or isinstance(expected, StreamState):
+                raise InvalidEvent(
+                    f"a second append to {stream_id!r} in one batch must expect ANY or an "
+                    "exact version when the first one does"
+                )
+            if expected_version != expected + len(queued):
+                raise InvalidEvent(
+                    f"a second append to {stream_id!r} in one batch expects version "
+                    f"{expected_version}, but the batch leaves it at {expected + len(queued)}"
+                )
+        queued.extend(events)
+
+    def commit(self) -> dict[str, AppendResult]:
+        """Write everything queued in one atomic commit."""
+        if self._pending:
+            self.results = self._store.append_many(
+                {s: (events, expected) for s, (events, expected) in self._pending.items()}
+            )
+            self._pending = {}
+        return self.results
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()

@@ -1,0 +1,79 @@
+"""Checks every write and read argument passes before a backend sees it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .backends.base import EventQuery
+from .errors import InvalidEvent
+from .events import StreamState
+
+MAX_STREAM_ID = 255
+MAX_TYPE = 255
+
+
+def to_json(value: Any, what: str, event_type: str) -> str:
+    if not isinstance(value, dict):
+        raise InvalidEvent(
+            f"{what} of a {event_type!r} event must be a dict (a JSON object), "
+            f"got {type(value).__name__}"
+        )
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(
+            f"{what} of a {event_type!r} event is not JSON-serialisable: {exc}; "
+            "convert it to str, int, float, bool, None, list or dict first"
+        ) from None
+
+
+def check_stream_id(stream_id: object) -> None:
+    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
+        shown = stream_id if not isinstance(stream_id, str) else stream_id[:40]
+        raise InvalidEvent(
+            f"a stream id must be a non-empty string of at most {MAX_STREAM_ID} characters, "
+            f"got {shown!r}"
+        )
+
+
+def check_expected_version(expected: object) -> None:
+    if isinstance(expected, StreamState):
+        return
+    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+        raise InvalidEvent(
+            f"expected_version must be an event count >= 0, eslib.NO_STREAM, eslib.ANY or "
+            f"eslib.STREAM_EXISTS, got {expected!r}"
+        )
+
+
+def check_bound(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidEvent(f"{name} must be an int >= 1 (bounds are inclusive), got {value!r}")
+
+
+def check_limit(limit: object) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidEvent(f"limit must be None or an int >= 0, got {limit!r}")
+
+
+def make_query(
+    *,
+    stream_id: str | None = None,
+    category: str | None = None,
+    types: Iterable[str] | None = None,
+    from_position: int = 1,
+    to_position: int | None = None,
+    limit: int | None = None,
+) -> EventQuery:
+    check_bound("from_position", from_position)
+    if to_position is not None:
+        check_bound("to_position", to_position)
+    check_limit(limit)
+    if isinstance(types, str):
+        types = (types,)
+    type_tuple = tuple(types) if types is not None else None
+    if category is not None and (not isinstance(category, str) or not category):
+        raise InvalidEvent(f"category must be a non-empty string, got {category!r}")
+    return EventQuery(stream_id, category, type_tuple, from_position, to_position, limit)
