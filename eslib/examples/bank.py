@@ -284,6 +284,32 @@ class Balances(eslib.Projection):
                             ).sort_values("account", ignore_index=True)
 
 
+class BalanceTable(eslib.SQLProjection):
+    """Balances as a SQL table ``bank_balances`` in the store's own database (exactly once)."""
+
+    types = Balances.types
+
+    def setup(self, tx: eslib.StoreTransaction) -> None:
+        tx.execute("CREATE TABLE IF NOT EXISTS bank_balances (account TEXT PRIMARY KEY, "
+                   "owner TEXT, balance BIGINT, is_open BOOLEAN)")
+
+    def clear(self, tx: eslib.StoreTransaction | None) -> None:
+        assert tx is not None
+        tx.execute("DELETE FROM bank_balances")
+
+    def apply(self, event: Any, ctx: eslib.EventContext) -> None:
+        account = ctx.stream_id.split("-", 1)[1]
+        match event:
+            case AccountOpened(owner=owner):
+                ctx.execute("INSERT INTO bank_balances VALUES (?, ?, 0, TRUE)", (account, owner))
+            case AccountClosed():
+                ctx.execute("UPDATE bank_balances SET is_open = FALSE WHERE account = ?",
+                            (account,))
+            case _:
+                ctx.execute("UPDATE bank_balances SET balance = balance + ? WHERE account = ?",
+                            (_AMOUNT_SIGN[ctx.type] * event.amount, account))
+
+
 class AuditTrail(eslib.Projection):
     """Every money movement and transfer decision, in global order, with its cause.
 
