@@ -17,7 +17,8 @@ DEFAULT_URL = "duckdb:///eslib.duckdb"
 
 ACCEPTED = (
     "memory://, duckdb:///relative/path.duckdb, duckdb:////absolute/path.duckdb, "
-    "duckdb:///:memory:, postgresql://user[:password]@host[:port]/database"
+    "duckdb:///:memory:, postgresql://user[:password]@host[:port]/database, "
+    "grpc://[:token@]host[:port] (an eslib server; grpcs:// with TLS)"
 )
 
 # scheme -> "module:class", imported only when used so `import eslib` stays light
@@ -26,7 +27,11 @@ BACKENDS = {
     "duckdb": "eslib.backends.duckdb:open_backend",
     "postgresql": "eslib.backends.postgres:PostgresBackend",
     "postgres": "eslib.backends.postgres:PostgresBackend",
+    "grpc": "eslib.backends.grpc:GrpcBackend",
+    "grpcs": "eslib.backends.grpc:GrpcBackend",
 }
+
+GRPC_DEFAULT_PORT = 50051
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,56 @@ def parse_url(url: str) -> StoreURL:
             )
         path = rest[1:]
         return StoreURL("duckdb", path, url)
+    if scheme in ("grpc", "grpcs"):
+        target = grpc_target(url)
+        return StoreURL(scheme, url, target.display)
     return _parse_postgres(url)
+
+
+@dataclass(frozen=True)
+class GrpcTarget:
+    """Where an eslib server listens and how to talk to it. ``repr`` hides the token."""
+
+    secure: bool
+    host: str
+    port: int
+    token: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+
+    @property
+    def display(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'grpcs' if self.secure else 'grpc'}://{host}:{self.port}"
+
+
+def grpc_target(url: str) -> GrpcTarget:
+    """Parse ``grpc[s]://[:token@]host[:port][?token=…&ca=/path/ca.pem]``.
+
+    Without a token in the URL, ``$ESLIB_GRPC_TOKEN`` is used; without ``ca=``,
+    ``$ESLIB_GRPC_CA`` (grpcs:// only; else the system's roots). Errors never show the token.
+    """
+    import os
+    from urllib.parse import parse_qs, unquote
+
+    scheme = url.split("://", 1)[0].lower()
+    form = f"write {scheme}://host:port, {scheme}://:token@host:port or ?token=…"
+    shown = re.sub(r"://[^/?#]*@", "://***@", hide_password(url))  # a token may be the user
+    try:
+        parts = urlsplit(url)
+        port = parts.port or GRPC_DEFAULT_PORT
+        query = parse_qs(parts.query, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ConfigurationError(f"malformed {scheme} URL {shown!r}; {form}") from None
+    unknown = set(query) - {"token", "ca"}
+    if not parts.hostname or parts.path not in ("", "/") or unknown:
+        what = f"unknown parameter(s) {sorted(unknown)}" if unknown else "no host (or a path)"
+        raise ConfigurationError(f"{scheme} URL {shown!r} has {what}; {form}")
+    secret = parts.password or parts.username
+    token = unquote(secret) if secret else None
+    token = token or (query["token"][-1] if "token" in query else None)
+    ca = query["ca"][-1] if "ca" in query else os.environ.get("ESLIB_GRPC_CA") or None
+    return GrpcTarget(scheme == "grpcs", parts.hostname, port,
+                      token or os.environ.get("ESLIB_GRPC_TOKEN") or None, ca)
 
 
 def _parse_postgres(url: str) -> StoreURL:
@@ -101,7 +155,7 @@ def _parse_postgres(url: str) -> StoreURL:
 
 def hide_password(url: object) -> str:
     """The URL with any password (in the user part or a ``password=`` parameter) as ``***``."""
-    text = re.sub(r"(password=)[^&\s]*", r"\1***", str(url), flags=re.IGNORECASE)
+    text = re.sub(r"((?:password|token)=)[^&\s]*", r"\1***", str(url), flags=re.IGNORECASE)
     if "://" not in text or "@" not in text:
         return text
     scheme, rest = text.split("://", 1)

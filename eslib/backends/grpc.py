@@ -1,0 +1,416 @@
+"""Client backend: a store served by ``eslib serve``, opened with ``grpc://host:port``.
+
+Every call carries the bearer token when there is one and waits for the server
+to be ready. A call cut by a lost connection is retried until ``timeout``:
+reads are safe to repeat, and so are appends, whose event ids the facade fixed
+before sending (a repeated append is answered with the original result). A
+transaction cut by a lost connection is rolled back by the server and raises.
+
+``wait_for_events`` (the Subscription push hook) and :meth:`GrpcBackend.subscribe`
+use the server-streaming Subscribe call and reconnect by themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc_status import rpc_status
+
+from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreError, WriteOutcomeUnknown
+from ..events import AppendResult, RecordedEvent
+from ..proto import PROTOCOL_VERSION, SERVICE, codec
+from ..proto import eventstore_pb2 as pb
+from ..urls import grpc_target
+from .base import EventQuery, Snapshot, StreamAppend, arrow_schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger("eslib.grpc")
+
+_UNARY: dict[str, Any] = {
+    "GetInfo": pb.GetInfoResponse, "Append": pb.AppendResponse,
+    "AppendMany": pb.AppendManyResponse, "ReadStream": pb.ReadResponse,
+    "ReadAll": pb.ReadResponse, "StreamVersion": pb.StreamVersionResponse,
+    "ListStreams": pb.ListStreamsResponse, "HeadPosition": pb.HeadPositionResponse,
+    "SaveSnapshot": pb.SaveSnapshotResponse, "LoadSnapshot": pb.LoadSnapshotResponse,
+    "LoadCheckpoint": pb.LoadCheckpointResponse,
+}
+_RETRY = (grpc.StatusCode.UNAVAILABLE,)
+
+
+class GrpcBackend:
+    """The store of an eslib server. Thread-safe: one channel, shared by every call.
+
+    Options: ``timeout`` (seconds a call may take, reconnecting included; default
+    30), ``token`` and ``ca_file`` (override the URL and the environment),
+    ``max_message_bytes`` (the largest response accepted; default 64 MiB).
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0, token: str | None = None,
+                 ca_file: str | None = None, max_message_bytes: int = 64 << 20) -> None:
+        target = grpc_target(url)
+        self.display = target.display
+        self.timeout = timeout
+        token = token or target.token
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", -1),
+                   ("grpc.initial_reconnect_backoff_ms", 100),
+                   ("grpc.min_reconnect_backoff_ms", 100),
+                   ("grpc.max_reconnect_backoff_ms", 1000),
+                   ("grpc.keepalive_time_ms", 30_000)]
+        address = f"[{target.host}]:{target.port}" if ":" in target.host \
+            else f"{target.host}:{target.port}"
+        if target.secure:
+            ca = ca_file or target.ca_file
+            try:
+                roots = open(ca, "rb").read() if ca else None  # noqa: SIM115
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read the CA file {ca!r}: {exc.strerror}") \
+                    from None
+            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+            self._channel = grpc.secure_channel(address, credentials, options)
+        else:
+            self._channel = grpc.insecure_channel(address, options)
+        self._calls = {name: self._channel.unary_unary(
+            f"/{SERVICE}/{name}", request_serializer=_serialize,
+            response_deserializer=response.FromString) for name, response in _UNARY.items()}
+        self._subscribe = self._channel.unary_stream(
+            f"/{SERVICE}/Subscribe", request_serializer=_serialize,
+            response_deserializer=pb.SubscribeResponse.FromString)
+        self._transact = self._channel.stream_stream(
+            f"/{SERVICE}/Transact", request_serializer=_serialize,
+            response_deserializer=pb.TransactResponse.FromString)
+        self._closed = False
+        self._head = threading.Condition()
+        self._seen = 0  # the highest position the watch was told about
+        self._watch: threading.Thread | None = None
+        self._watch_call: Any = None
+        try:
+            info = self.call("GetInfo", pb.GetInfoRequest())
+        except BaseException:
+            self._channel.close()
+            raise
+        if info.protocol_version != PROTOCOL_VERSION:
+            self._channel.close()
+            raise ConfigurationError(
+                f"the server at {self.display} speaks protocol {info.protocol_version}, this "
+                f"eslib speaks {PROTOCOL_VERSION}; use matching eslib versions")
+        self.info = info
+        self.capabilities: frozenset[str] = frozenset(info.capabilities)
+
+    # -- calls and errors -----------------------------------------------------------
+
+    def call(self, name: str, request: Any) -> Any:
+        """One unary call, retried on a lost connection until ``timeout``."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.05
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self._calls[name](request, timeout=max(remaining, 0.001),
+                                         metadata=self._metadata, wait_for_ready=True)
+            except grpc.RpcError as err:
+                if err.code() in _RETRY and remaining > pause and not self._closed:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+                    continue
+                raise self.error(err, name) from None
+
+    def error(self, err: Any, what: str) -> EslibError:
+        """The eslib exception for a failed call (never shows the token)."""
+        code = err.code()
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return ConfigurationError(
+                f"the eslib server at {self.display} refused the credentials: give its token "
+                "in the URL (grpc://:TOKEN@host:port) or in $ESLIB_GRPC_TOKEN")
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                    grpc.StatusCode.CANCELLED):
+            return StoreError(f"{what}: cannot reach the eslib server at {self.display} "
+                              f"({code.name.lower()}: {err.details()}); is it running?")
+        detail = None
+        try:
+            status = rpc_status.from_call(err)
+        except ValueError:  # a status whose details disagree with its code
+            status = None
+        for packed in status.details if status is not None else ():
+            if packed.Is(pb.ErrorDetail.DESCRIPTOR):
+                detail = pb.ErrorDetail()
+                packed.Unpack(detail)
+        return codec.error_from_status(code, err.details() or code.name, detail)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        request = codec.batch_to_pb(batch)
+        self._check_size(request)
+        if len(batch) == 1:
+            return [codec.result_from_pb(self.call("Append", request.appends[0]))]
+        return [codec.result_from_pb(r) for r in self.call("AppendMany", request).results]
+
+    def _check_size(self, request: Any) -> None:
+        size = request.ByteSize()
+        if size > self.info.max_message_bytes:
+            raise InvalidEvent(
+                f"the append is {size} bytes, the server at {self.display} takes at most "
+                f"{self.info.max_message_bytes}; split it into smaller appends")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read_stream(self, stream_id: str, from_version: int, backwards: bool,
+                    limit: int | None) -> Iterator[RecordedEvent]:
+        request = pb.ReadStreamRequest(stream_id=stream_id, from_version=from_version,
+                                       backwards=backwards)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            if remaining is not None:
+                request.limit = remaining
+            page = self.call("ReadStream", request)
+            yield from map(codec.event_from_pb, page.events)
+            if not page.more or not page.events:
+                return
+            last = page.events[-1].version
+            if backwards:
+                if last <= from_version:
+                    return
+                request.to_version = last - 1
+            else:
+                request.from_version = last + 1
+            if remaining is not None:
+                remaining -= len(page.events)
+
+    def _pages(self, query: EventQuery) -> Iterator[Any]:
+        request = pb.ReadAllRequest()
+        codec.query_to_pb(query, request)
+        remaining = query.limit
+        while remaining is None or remaining > 0:
+            if remaining is not None:
+                request.limit = remaining
+            page = self.call("ReadAll", request)
+            yield page
+            if not page.more or not page.events:
+                return
+            request.from_position = page.events[-1].position + 1
+            if remaining is not None:
+                remaining -= len(page.events)
+
+    def read_all(self, query: EventQuery) -> Iterator[RecordedEvent]:
+        for page in self._pages(query):
+            yield from map(codec.event_from_pb, page.events)
+
+    def stream_version(self, stream_id: str) -> int:
+        return int(self.call("StreamVersion", pb.StreamVersionRequest(stream_id=stream_id)).version)
+
+    def streams(self) -> list[str]:
+        ids: list[str] = []
+        request = pb.ListStreamsRequest()
+        while True:
+            page = self.call("ListStreams", request)
+            ids.extend(page.stream_ids)
+            if not page.more or not page.stream_ids:
+                return ids
+            request.after = ids[-1]
+
+    def head_position(self) -> int:
+        return int(self.call("HeadPosition", pb.HeadPositionRequest()).position)
+
+    def to_arrow(self, query: EventQuery) -> pa.Table:
+        import pyarrow as pa
+
+        columns: dict[str, list[Any]] = {name: [] for name in arrow_schema().names}
+        for page in self._pages(query):
+            for e in page.events:
+                columns["position"].append(e.position)
+                columns["stream_id"].append(e.stream_id)
+                columns["version"].append(e.version)
+                columns["type"].append(e.type)
+                columns["recorded_at"].append(e.recorded_at.seconds * 1_000_000
+                                              + e.recorded_at.nanos // 1000)
+                columns["data"].append(e.data)
+                columns["metadata"].append(e.metadata)
+                columns["id"].append(e.id)
+        schema = arrow_schema()
+        arrays = [pa.array(columns[f.name], pa.int64() if f.name == "recorded_at" else f.type)
+                  for f in schema]
+        arrays[schema.get_field_index("recorded_at")] = arrays[
+            schema.get_field_index("recorded_at")].cast(schema.field("recorded_at").type)
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+    # -- snapshots, checkpoints, transactions -------------------------------------------------
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        request = pb.SaveSnapshotRequest()
+        codec.snapshot_to_pb(snapshot, request.snapshot)
+        self.call("SaveSnapshot", request)
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        response = self.call("LoadSnapshot", pb.LoadSnapshotRequest(stream_id=stream_id))
+        return codec.snapshot_from_pb(response.snapshot) if response.HasField("snapshot") \
+            else None
+
+    def load_checkpoint(self, name: str) -> int:
+        return int(self.call("LoadCheckpoint", pb.LoadCheckpointRequest(name=name)).position)
+
+    @contextmanager
+    def transaction(self) -> Iterator[GrpcTransaction]:
+        tx = GrpcTransaction(self)
+        try:
+            yield tx
+        except BaseException:
+            tx.finish(commit=False)
+            raise
+        tx.finish(commit=True)
+
+    # -- following -------------------------------------------------------------------------
+
+    def subscribe(self, from_position: int = 1, *, types: Sequence[str] | None = None,
+                  category: str | None = None) -> Iterator[RecordedEvent]:
+        """Every event from ``from_position`` on, then live ones as they commit; never ends.
+
+        Reconnects after a lost connection or a server restart, resuming after the
+        last event it yielded: nothing is skipped or repeated. Stop by leaving the loop.
+        """
+        request = pb.SubscribeRequest(from_position=from_position)
+        if types is not None:
+            request.types.types.extend(types)
+            request.types.SetInParent()
+        if category is not None:
+            request.category = category
+        for response in self._follow(request):
+            for message in response.events:
+                event = codec.event_from_pb(message)
+                request.from_position = event.position + 1
+                yield event
+
+    def _follow(self, request: Any) -> Iterator[Any]:
+        """Subscribe responses across reconnections (the request's position is the resume point)."""
+        pause = 0.05
+        while not self._closed:
+            call = self._subscribe(request, metadata=self._metadata, wait_for_ready=True)
+            self._watch_call = call if request.notify_only else self._watch_call
+            try:
+                for response in call:
+                    pause = 0.05
+                    yield response
+            except grpc.RpcError as err:
+                if self._closed or err.code() not in (*_RETRY, grpc.StatusCode.CANCELLED):
+                    raise self.error(err, "subscribe") from None
+            finally:
+                call.cancel()
+            time.sleep(pause)  # the server went away or is shutting down: reconnect
+            pause = min(pause * 2, 1.0)
+
+    def wait_for_events(self, after_position: int, timeout: float) -> bool:
+        """Block until an event after ``after_position`` is committed (pushed by the server)."""
+        with self._head:
+            if self._watch is None or not self._watch.is_alive():
+                self._seen = max(self._seen, after_position)
+                self._watch = threading.Thread(target=self._run_watch, daemon=True,
+                                               name=f"eslib-watch-{self.display}")
+                self._watch.start()
+            return self._head.wait_for(lambda: self._seen > after_position, timeout)
+
+    def _run_watch(self) -> None:
+        request = pb.SubscribeRequest(from_position=self._seen + 1, notify_only=True)
+        try:
+            for response in self._follow(request):
+                with self._head:
+                    if response.last_position > self._seen:
+                        self._seen = response.last_position
+                        self._head.notify_all()
+                request.from_position = self._seen + 1
+        except EslibError as exc:
+            if not self._closed:
+                log.warning("push notifications from %s stopped: %s", self.display, exc)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._watch_call is not None:
+                self._watch_call.cancel()
+            self._channel.close()
+
+
+class GrpcTransaction:
+    """One Transact call. Checkpoint saves wait to travel with the next call that needs a reply."""
+
+    def __init__(self, backend: GrpcBackend) -> None:
+        self._backend = backend
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._responses: Any = None
+        self._held: list[Any] = []
+        self._failed = False
+
+    def _send(self, request: Any) -> Any:
+        if self._failed:
+            raise StoreError("this transaction was rolled back by an earlier error; "
+                             "start a new one")
+        if self._responses is None:
+            b = self._backend
+            self._responses = b._transact(iter(self._requests.get, None), metadata=b._metadata,
+                                          wait_for_ready=True)
+        batch, self._held = [*self._held, request], []
+        try:
+            for item in batch:
+                self._requests.put(item)
+            for _ in batch:
+                response = next(self._responses)
+        except grpc.RpcError as err:
+            self._failed = True
+            self._requests.put(None)
+            error = self._backend.error(err, "transaction")
+            if request.WhichOneof("op") == "commit" and type(error) is StoreError:
+                raise WriteOutcomeUnknown(f"the connection broke while committing: {error}; "
+                                          "the transaction may or may not be stored") from None
+            raise error from None
+        return response
+
+    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        request = codec.batch_to_pb(batch)
+        self._backend._check_size(request)
+        response = self._send(pb.TransactRequest(append=request))
+        return [codec.result_from_pb(r) for r in response.append.results]
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        request = pb.ExecuteRequest(sql=sql, params=codec.dumps(list(params)) if params else "")
+        rows = codec.json_value(self._send(pb.TransactRequest(execute=request)).execute.rows,
+                                "rows")
+        return [tuple(row) for row in rows]
+
+    def load_checkpoint(self, name: str) -> int:
+        request = pb.TransactRequest(load_checkpoint=pb.LoadCheckpointRequest(name=name))
+        return int(self._send(request).load_checkpoint.position)
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        save = pb.SaveCheckpointRequest(name=name, position=position)
+        self._held.append(pb.TransactRequest(save_checkpoint=save))
+
+    def finish(self, commit: bool) -> None:
+        """Commit (or roll back) and end the call."""
+        if self._failed or (self._responses is None and (not commit or not self._held)):
+            return  # nothing reached the server, or it already rolled back
+        if not commit:
+            self._held = []
+        try:
+            self._send(pb.TransactRequest(commit=True) if commit
+                       else pb.TransactRequest(rollback=True))
+        except EslibError:
+            if commit:
+                raise
+        finally:
+            self._requests.put(None)
+            if self._responses is not None:
+                self._responses.cancel()
+
+
+def _serialize(message: Any) -> bytes:
+    data: bytes = message.SerializeToString()
+    return data

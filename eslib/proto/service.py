@@ -1,0 +1,399 @@
+"""The servicer: each RPC of eventstore.proto carried out on a backend.
+
+Requests are untrusted: they are decoded by :func:`deserializer`, which turns a
+malformed or oversized message into a :class:`Rejected` marker (answered with
+INVALID_ARGUMENT, nothing written) instead of grpcio's INTERNAL, and validated by
+:mod:`eslib.proto.codec`. eslib errors become statuses with an ``ErrorDetail``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+from grpc_status import rpc_status
+
+from ..backends.base import Backend, Snapshot
+from ..errors import ConfigurationError, EslibError, InvalidEvent
+from . import PROTOCOL_VERSION, SERVICE, codec
+from . import eventstore_pb2 as pb
+
+log = logging.getLogger("eslib.server")
+
+STREAM_IDS_PER_PAGE = 10  # ListStreams pages hold page_size * this many ids
+
+
+class Rejected:
+    """A request that could not be decoded (malformed, bad UTF-8, too large)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def deserializer(cls: Any, max_bytes: int) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        if len(data) > max_bytes:
+            return Rejected(f"the request is {len(data)} bytes, above the server's limit of "
+                            f"{max_bytes}; split it into smaller appends")
+        try:
+            return cls.FromString(data)
+        except Exception as exc:  # DecodeError, and whatever a broken message raises
+            return Rejected(f"not a valid {cls.DESCRIPTOR.full_name}: {exc}")
+
+    return decode
+
+
+def abort(context: grpc.ServicerContext, exc: EslibError) -> None:
+    """End the call with the status of an eslib error (raises, as grpcio's abort does)."""
+    code, detail = codec.error_status(exc)
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    status = status_pb2.Status(code=code.value[0], message=str(exc), details=[packed])
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+class _Slots:
+    """At most ``limit`` holders at once (subscriptions, open transactions)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used, self._lock = limit, 0, threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self.used -= 1
+
+
+class Service:
+    """The RPC handlers over one backend. ``handler()`` is what a grpc.Server adds."""
+
+    def __init__(self, backend: Backend, scheme: str, *, allow_sql: bool = False,
+                 page_size: int = 1000, max_message_bytes: int = 8 << 20,
+                 poll_interval: float = 0.5, transaction_timeout: float = 60.0,
+                 max_subscriptions: int = 16, max_transactions: int = 8) -> None:
+        self.backend = backend
+        self.scheme = scheme
+        self.allow_sql = allow_sql
+        self.page_size = page_size
+        self.max_message_bytes = max_message_bytes
+        self.poll_interval = poll_interval
+        self.transaction_timeout = transaction_timeout
+        self.stopping = threading.Event()
+        self._changed = threading.Condition()
+        self._generation = 0
+        self._subscriptions = _Slots(max_subscriptions)
+        self._transactions = _Slots(max_transactions)
+        self._open: dict[int, tuple[grpc.ServicerContext, list[float]]] = {}
+        self._watchdog: threading.Thread | None = None
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        unary, limit = grpc.unary_unary_rpc_method_handler, self.max_message_bytes
+        methods: dict[str, grpc.RpcMethodHandler] = {}
+        for name, request, call in [
+            ("GetInfo", pb.GetInfoRequest, self.get_info),
+            ("Append", pb.AppendRequest, self.append),
+            ("AppendMany", pb.AppendManyRequest, self.append_many),
+            ("ReadStream", pb.ReadStreamRequest, self.read_stream),
+            ("ReadAll", pb.ReadAllRequest, self.read_all),
+            ("StreamVersion", pb.StreamVersionRequest, self.stream_version),
+            ("ListStreams", pb.ListStreamsRequest, self.list_streams),
+            ("HeadPosition", pb.HeadPositionRequest, self.head_position),
+            ("SaveSnapshot", pb.SaveSnapshotRequest, self.save_snapshot),
+            ("LoadSnapshot", pb.LoadSnapshotRequest, self.load_snapshot),
+            ("LoadCheckpoint", pb.LoadCheckpointRequest, self.load_checkpoint),
+        ]:
+            methods[name] = unary(self._guard(call), deserializer(request, limit),
+                                  lambda m: m.SerializeToString())
+        methods["Subscribe"] = grpc.unary_stream_rpc_method_handler(
+            self.subscribe, deserializer(pb.SubscribeRequest, limit),
+            pb.SubscribeResponse.SerializeToString)
+        methods["Transact"] = grpc.stream_stream_rpc_method_handler(
+            self.transact, deserializer(pb.TransactRequest, limit),
+            pb.TransactResponse.SerializeToString)
+        return grpc.method_handlers_generic_handler(SERVICE, methods)
+
+    def capabilities(self) -> list[str]:
+        found = {"multi_process"} | (self.backend.capabilities & {"sql"})
+        return sorted(found if self.allow_sql else found - {"sql"})
+
+    def _guard(self, call: Callable[[Any], Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def handle(request: Any, context: grpc.ServicerContext) -> Any:
+            error: EslibError
+            try:
+                if isinstance(request, Rejected):
+                    raise InvalidEvent(request.reason)
+                return call(request)
+            except EslibError as exc:
+                error = exc
+            except Exception:
+                log.exception("%s failed", call.__name__)
+                context.abort(grpc.StatusCode.INTERNAL, "internal server error (see its log)")
+            abort(context, error)  # outside the try: abort() raises
+
+        return handle
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    # -- unary calls -------------------------------------------------------------
+
+    def get_info(self, request: Any) -> Any:
+        from .. import __version__
+
+        return pb.GetInfoResponse(
+            protocol_version=PROTOCOL_VERSION, server_version=__version__, backend=self.scheme,
+            capabilities=self.capabilities(), max_page_size=self.page_size,
+            max_message_bytes=self.max_message_bytes)
+
+    def _append(self, batch: list[Any]) -> Any:
+        results = self.backend.append(batch)
+        self._notify()
+        response = pb.AppendManyResponse()
+        for result in results:
+            codec.result_to_pb(result, response.results.add())
+        return response
+
+    def append(self, request: Any) -> Any:
+        batch = codec.batch_from_pb(pb.AppendManyRequest(appends=[request]), _now())
+        return self._append(batch).results[0]
+
+    def append_many(self, request: Any) -> Any:
+        return self._append(codec.batch_from_pb(request, _now()))
+
+    def read_stream(self, request: Any) -> Any:
+        stream_id = codec.name(request.stream_id, "stream_id")
+        low = codec.bound(request.from_version, "from_version")
+        n = self._limit(request)
+        high = codec.bound(request.to_version, "to_version") if request.HasField("to_version") \
+            else None
+        if high is None:
+            events = list(self.backend.read_stream(stream_id, low, request.backwards, n))
+        elif request.backwards:  # the page just below ``high``, newest first
+            low = max(low, high - n + 1)
+            events = list(self.backend.read_stream(stream_id, low, False, max(0, high - low + 1)))
+            events.reverse()
+        else:
+            events = list(self.backend.read_stream(stream_id, low, False,
+                                                   max(0, min(n, high - low + 1))))
+        return self._page(events, n)
+
+    def read_all(self, request: Any) -> Any:
+        query = codec.query_from_pb(request, self.page_size)
+        events = list(self.backend.read_all(query)) if query.limit else []
+        return self._page(events, query.limit or 0)
+
+    def _limit(self, request: Any) -> int:
+        if request.HasField("limit"):
+            return min(codec.bound(request.limit, "limit", 0), self.page_size)
+        return self.page_size
+
+    def _page(self, events: list[Any], asked: int) -> Any:
+        response = pb.ReadResponse(more=asked > 0 and len(events) >= asked)
+        budget = self.max_message_bytes
+        for event in events:
+            message = response.events.add()
+            codec.event_to_pb(event, message)
+            budget -= len(message.data) + len(message.metadata) + len(event.stream_id) + 96
+            if budget < 0 and event is not events[-1]:
+                response.more = True  # cut short: the client asks again
+                break
+        return response
+
+    def stream_version(self, request: Any) -> Any:
+        version = self.backend.stream_version(codec.name(request.stream_id, "stream_id"))
+        return pb.StreamVersionResponse(version=version)
+
+    def list_streams(self, request: Any) -> Any:
+        cap = self.page_size * STREAM_IDS_PER_PAGE
+        n = min(codec.bound(request.limit, "limit", 0), cap) if request.HasField("limit") else cap
+        ids = self.backend.streams()
+        start = bisect.bisect_right(ids, request.after) if request.after else 0
+        page = ids[start:start + n]
+        return pb.ListStreamsResponse(stream_ids=page, more=start + n < len(ids))
+
+    def head_position(self, request: Any) -> Any:
+        return pb.HeadPositionResponse(position=self.backend.head_position())
+
+    def save_snapshot(self, request: Any) -> Any:
+        m = request.snapshot
+        stream_id = codec.name(m.stream_id, "snapshot stream_id")
+        state = _json_text(m.state, "snapshot state")
+        self.backend.save_snapshot(Snapshot(stream_id, codec.bound(m.version, "snapshot version"),
+                                            m.schema, state))
+        return pb.SaveSnapshotResponse()
+
+    def load_snapshot(self, request: Any) -> Any:
+        snapshot = self.backend.load_snapshot(codec.name(request.stream_id, "stream_id"))
+        response = pb.LoadSnapshotResponse()
+        if snapshot is not None:
+            codec.snapshot_to_pb(snapshot, response.snapshot)
+        return response
+
+    def load_checkpoint(self, request: Any) -> Any:
+        position = self.backend.load_checkpoint(codec.name(request.name, "checkpoint name"))
+        return pb.LoadCheckpointResponse(position=position)
+
+    # -- streams -----------------------------------------------------------------
+
+    def subscribe(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        if isinstance(request, Rejected):
+            abort(context, InvalidEvent(request.reason))
+        if not self._subscriptions.take():
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"the server serves at most {self._subscriptions.limit} subscriptions")
+        context.add_callback(self._notify)  # wake the loop when the client goes away
+        try:
+            yield from self._follow(request, context)
+        except EslibError as exc:
+            abort(context, exc)
+        finally:
+            self._subscriptions.give()
+
+    def _follow(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        query = replace(codec.query_from_pb(pb.ReadAllRequest(
+            from_position=request.from_position, types=request.types,
+            category=request.category if request.HasField("category") else None,
+        ), self.page_size), limit=self.page_size)
+        cursor, caught_up = query.from_position, False
+        while not self.stopping.is_set() and context.is_active():
+            generation = self._generation
+            if request.notify_only:
+                head = self.backend.head_position()
+                if head >= cursor:
+                    yield pb.SubscribeResponse(last_position=head)
+                    cursor = head + 1
+                events: list[Any] = []
+            else:
+                events = list(self.backend.read_all(replace(query, from_position=cursor)))
+                if events:
+                    response = self._page(events, len(events) + 1)
+                    cursor = response.events[-1].position + 1
+                    yield pb.SubscribeResponse(events=response.events, last_position=cursor - 1)
+                    if len(events) == self.page_size:
+                        continue
+            if not caught_up:
+                caught_up = True
+                yield pb.SubscribeResponse(caught_up=True, last_position=cursor - 1)
+            self._wait_for_change(generation)
+
+    def _wait_for_change(self, generation: int) -> None:
+        """Until an append through this server, shutdown, or ``poll_interval`` (for other
+        writers, e.g. on PostgreSQL)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._generation != generation or self.stopping.is_set(),
+                self.poll_interval)
+
+    def transact(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+        if not self._transactions.take():
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"the server holds at most {self._transactions.limit} transactions open")
+        activity = [time.monotonic()]
+        self._open[id(context)] = (context, activity)
+        self._start_watchdog()
+        try:
+            yield from self._transact(requests, activity)
+        except EslibError as exc:
+            abort(context, exc)
+        finally:
+            self._open.pop(id(context), None)
+            self._transactions.give()
+
+    def _transact(self, requests: Iterator[Any], activity: list[float]) -> Iterator[Any]:
+        appended = False
+        try:
+            with self.backend.transaction() as tx:
+                for request in requests:
+                    activity[0] = time.monotonic()
+                    if isinstance(request, Rejected):
+                        raise InvalidEvent(request.reason)
+                    op = request.WhichOneof("op")
+                    if op == "commit":
+                        break
+                    if op == "rollback":
+                        raise _RolledBack
+                    if op == "append":
+                        results = tx.append(codec.batch_from_pb(request.append, _now()))
+                        appended = True
+                        response = pb.TransactResponse()
+                        for result in results:
+                            codec.result_to_pb(result, response.append.results.add())
+                        yield response
+                    elif op == "execute":
+                        yield self._execute(tx, request.execute)
+                    elif op == "load_checkpoint":
+                        name = codec.name(request.load_checkpoint.name, "checkpoint name")
+                        yield pb.TransactResponse(load_checkpoint=pb.LoadCheckpointResponse(
+                            position=tx.load_checkpoint(name)))
+                    elif op == "save_checkpoint":
+                        save = request.save_checkpoint
+                        tx.save_checkpoint(codec.name(save.name, "checkpoint name"),
+                                           codec.bound(save.position, "checkpoint position", 0))
+                        yield pb.TransactResponse(done=True)
+                    else:
+                        raise InvalidEvent("a TransactRequest must set one operation")
+                else:  # the client went away without committing
+                    raise _RolledBack
+        except _RolledBack:
+            yield pb.TransactResponse(done=True)
+            return
+        if appended:
+            self._notify()
+        yield pb.TransactResponse(done=True)
+
+    def _execute(self, tx: Any, request: Any) -> Any:
+        if not self.allow_sql:
+            raise ConfigurationError("this server does not run SQL; start it with --allow-sql "
+                                     "to use SQL read models through it")
+        params = codec.json_value(request.params, "SQL parameters") if request.params else []
+        if not isinstance(params, list):
+            raise InvalidEvent("SQL parameters must be a JSON array")
+        rows = tx.execute(request.sql, params)
+        return pb.TransactResponse(execute=pb.ExecuteResponse(
+            rows=codec.dumps_lossy([list(row) for row in rows])))
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is None or not self._watchdog.is_alive():
+            self._watchdog = threading.Thread(target=self._watch, name="eslib-tx-watchdog",
+                                              daemon=True)
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        """Cancel transactions idle for longer than the timeout: they hold the backend's locks."""
+        while self._open and not self.stopping.wait(min(1.0, self.transaction_timeout / 4)):
+            for context, activity in list(self._open.values()):
+                if time.monotonic() - activity[0] > self.transaction_timeout:
+                    log.warning("cancelling a transaction idle for %.0fs",
+                                self.transaction_timeout)
+                    context.cancel()
+
+
+class _RolledBack(Exception):
+    """Internal: leave the transaction's ``with`` block so that it rolls back."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json_text(text: str, what: str) -> str:
+    codec.json_value(text, what)
+    return text
+
