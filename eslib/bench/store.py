@@ -1,0 +1,291 @@
+"""Store benchmarks: six operations on eslib and on the raw driver doing the same rows.
+
+Operations (issue 2, item 5): one append per command, batched appends (one commit of
+``batch`` one-event commands), bulk import (``bulk`` events, ``bulk_batch`` per
+commit), replay of one ``replay``-event stream, ``read_all`` and ``to_dataframe``.
+The raw baselines write the same rows into a table shaped like eslib's: a Python list
+(memory), the same INSERT on a second DuckDB file, psycopg on PostgreSQL (single-row
+INSERT in autocommit, executemany in one transaction, COPY for bulk).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import eslib
+
+from .report import RAW, Row, timed
+
+DATA = {"sku": "A1", "qty": 2, "note": "a typical small event of about 100 bytes"}
+DATA_JSON = json.dumps(DATA, separators=(",", ":"))
+COLUMNS = ("position", "stream_id", "version", "id", "type", "data", "metadata", "recorded_at")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    single: int = 2000  # appends, one event each (DuckDB and PostgreSQL)
+    single_memory: int = 50_000
+    batches: int = 100
+    batch: int = 100
+    bulk: int = 100_000
+    bulk_batch: int = 1000
+    replay: int = 1000
+    repeat: int = 10
+    read: int = 100_000
+    frame: int = 100_000
+
+    def operations(self) -> dict[str, str]:
+        return {
+            "single": "append, 1 event per command",
+            "batched": f"batch of {self.batch} one-event appends per commit",
+            "bulk": f"bulk import {self.bulk:,} events ({self.bulk_batch:,} per commit)",
+            "replay": f"replay a {self.replay:,}-event stream",
+            "read": f"read_all {self.read:,} events",
+            "frame": f"to_dataframe {self.frame:,} events",
+        }
+
+
+FULL = Sizes()
+QUICK = Sizes(single=30, single_memory=300, batches=3, batch=20, bulk=1000, bulk_batch=200,
+              replay=100, repeat=2, read=1000, frame=1000)
+
+
+def rows_from(backend: str, implementation: str, sizes: Sizes,
+          seconds: dict[str, float], units: dict[str, int], per: dict[str, int]) -> list[Row]:
+    """Rows from total seconds, events done and events per timed unit of each operation."""
+    names = sizes.operations()
+    return [Row("store", names[key], backend, implementation, units[key] / s,
+                s / (units[key] / per[key]) * 1000) for key, s in seconds.items()]
+
+
+def units_of(sizes: Sizes, single: int) -> tuple[dict[str, int], dict[str, int]]:
+    units = {"single": single, "batched": sizes.batches * sizes.batch, "bulk": sizes.bulk,
+             "replay": sizes.replay, "read": sizes.read, "frame": sizes.frame}
+    per = {"single": 1, "batched": sizes.batch, "bulk": sizes.bulk, "replay": sizes.replay,
+           "read": sizes.read, "frame": sizes.frame}
+    return units, per
+
+
+def best(work: Callable[[], object], repeat: int) -> float:
+    return min(timed(work) for _ in range(repeat))
+
+
+# -- eslib ------------------------------------------------------------------------------
+
+
+def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row]:
+    """The six operations through :class:`eslib.EventStore` on a fresh store at ``url``."""
+    single = sizes.single_memory if backend == "memory" else sizes.single
+    seconds: dict[str, float] = {}
+    with eslib.connect(url, **options) as store:
+        store.append("warm-up", [eslib.NewEvent("Placed", DATA)])
+
+        def singles() -> None:
+            versions = [0] * 100
+            for i in range(single):
+                k = i % 100
+                store.append(f"single-{k}", [eslib.NewEvent("Placed", DATA)], versions[k])
+                versions[k] += 1
+
+        def batched() -> None:
+            for b in range(sizes.batches):
+                with store.batch() as batch:
+                    for j in range(sizes.batch):
+                        batch.append(f"batched-{j}", [eslib.NewEvent("Placed", DATA)], b)
+
+        def bulk() -> None:
+            streams = max(1, sizes.bulk_batch // 100)
+            per_stream = sizes.bulk_batch // streams
+            for b in range(sizes.bulk // sizes.bulk_batch):
+                store.append_many({f"bulk{b}-{k}": (
+                    [eslib.NewEvent("Placed", DATA) for _ in range(per_stream)], eslib.NO_STREAM)
+                    for k in range(streams)})
+
+        seconds["single"] = timed(singles)
+        seconds["batched"] = timed(batched)
+        seconds["bulk"] = timed(bulk)
+        store.append("replay-1", [eslib.NewEvent("Placed", DATA) for _ in range(sizes.replay)],
+                     eslib.NO_STREAM)
+        seconds["replay"] = best(lambda: list(store.read_stream("replay-1")), sizes.repeat)
+        seconds["read"] = best(lambda: sum(1 for _ in store.read_all(limit=sizes.read)), 2)
+        store.to_dataframe(limit=10)
+        seconds["frame"] = best(lambda: store.to_dataframe(limit=sizes.frame), 3)
+    return rows_from(backend, "eslib", sizes, seconds, *units_of(sizes, single))
+
+
+# -- raw drivers ---------------------------------------------------------------------------
+
+
+def _row_values(stream_id: str, version: int, position: int) -> tuple[Any, ...]:
+    return (position, stream_id, version, uuid.uuid4(), "Placed", DATA_JSON, "{}",
+            datetime.now(timezone.utc))
+
+
+def raw_memory_rows(sizes: Sizes) -> list[Row]:
+    """A plain Python list (and a dict of per-stream lists) doing the same work."""
+    import pandas as pd
+
+    log: list[tuple[Any, ...]] = []
+    streams: dict[str, list[tuple[Any, ...]]] = {}
+
+    def add(stream_id: str, version: int) -> None:
+        row = _row_values(stream_id, version, len(log) + 1)
+        log.append(row)
+        streams.setdefault(stream_id, []).append(row)
+
+    def singles() -> None:
+        for i in range(sizes.single_memory):
+            add(f"single-{i % 100}", i // 100 + 1)
+
+    def batched() -> None:
+        for b in range(sizes.batches):
+            for j in range(sizes.batch):
+                add(f"batched-{j}", b + 1)
+
+    def bulk() -> None:
+        for i in range(sizes.bulk):
+            add(f"bulk-{i // 100}", i % 100 + 1)
+
+    seconds = {"single": timed(singles), "batched": timed(batched), "bulk": timed(bulk)}
+    for v in range(sizes.replay):
+        add("replay-1", v + 1)
+    seconds["replay"] = best(lambda: list(streams["replay-1"]), sizes.repeat)
+    seconds["read"] = best(lambda: sum(1 for _ in log[: sizes.read]), 2)
+    seconds["frame"] = best(lambda: pd.DataFrame(log[: sizes.frame], columns=COLUMNS), 3)
+    return rows_from("memory", f"{RAW}: Python list", sizes, seconds,
+                 *units_of(sizes, sizes.single_memory))
+
+
+RAW_DUCKDB_TABLE = """
+CREATE TABLE raw_events (position BIGINT PRIMARY KEY, stream_id VARCHAR NOT NULL,
+    version BIGINT NOT NULL, id UUID NOT NULL UNIQUE, type VARCHAR NOT NULL, data JSON NOT NULL,
+    metadata JSON NOT NULL, recorded_at TIMESTAMPTZ NOT NULL, UNIQUE (stream_id, version))
+"""
+
+
+def raw_duckdb_rows(path: str, sizes: Sizes) -> list[Row]:
+    """DuckDB executing the same statements eslib sends: one INSERT per append, Arrow for
+    batches, plain SELECTs for reads."""
+    import duckdb
+    import pyarrow as pa
+
+    con = duckdb.connect(path)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(RAW_DUCKDB_TABLE)
+    position = 0
+    insert = f"INSERT INTO raw_events VALUES ({', '.join('?' * 8)})"
+
+    def arrow_insert(rows: list[tuple[Any, ...]]) -> None:
+        columns = list(zip(*rows, strict=True))
+        table = pa.table({name: pa.array([str(v) for v in col] if name == "id" else col)
+                          for name, col in zip(COLUMNS, columns, strict=True)})
+        con.register("raw_batch", table)
+        con.execute("INSERT INTO raw_events SELECT position, stream_id, version, id, type, data,"
+                    " metadata, recorded_at FROM raw_batch")
+        con.unregister("raw_batch")
+
+    def singles() -> None:
+        nonlocal position
+        for i in range(sizes.single):
+            position += 1
+            con.execute(insert, _row_values(f"single-{i % 100}", i // 100 + 1, position))
+
+    def rows_of(streams: list[str], versions: int) -> list[tuple[Any, ...]]:
+        nonlocal position
+        rows = []
+        for stream_id in streams:
+            for v in range(versions):
+                position += 1
+                rows.append(_row_values(stream_id, v + 1, position))
+        return rows
+
+    def batched() -> None:
+        nonlocal position
+        for b in range(sizes.batches):
+            rows = []
+            for j in range(sizes.batch):
+                position += 1
+                rows.append(_row_values(f"batched-{j}", b + 1, position))
+            arrow_insert(rows)
+
+    def bulk() -> None:
+        streams = max(1, sizes.bulk_batch // 100)
+        for b in range(sizes.bulk // sizes.bulk_batch):
+            arrow_insert(rows_of([f"bulk{b}-{k}" for k in range(streams)],
+                                 sizes.bulk_batch // streams))
+
+    seconds = {"single": timed(singles), "batched": timed(batched), "bulk": timed(bulk)}
+    arrow_insert(rows_of(["replay-1"], sizes.replay))
+    select = "SELECT position, stream_id, version, id, type, data, metadata, recorded_at " \
+        "FROM raw_events"
+    seconds["replay"] = best(lambda: con.execute(
+        f"{select} WHERE stream_id = ? ORDER BY version", ["replay-1"]).fetchall(), sizes.repeat)
+    seconds["read"] = best(lambda: con.execute(
+        f"{select} ORDER BY position LIMIT {sizes.read}").fetchall(), 2)
+    seconds["frame"] = best(lambda: con.sql(
+        f"{select} ORDER BY position LIMIT {sizes.frame}").df(), 3)
+    con.close()
+    return rows_from("duckdb", f"{RAW}: duckdb", sizes, seconds, *units_of(sizes, sizes.single))
+
+
+RAW_POSTGRES_TABLE = """
+CREATE TABLE raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL,
+    version bigint NOT NULL, id uuid NOT NULL UNIQUE, type text NOT NULL, data json NOT NULL,
+    metadata json NOT NULL, recorded_at timestamptz NOT NULL, UNIQUE (stream_id, version))
+"""
+
+
+def raw_postgres_rows(url: str, sizes: Sizes) -> list[Row]:
+    """psycopg: single-row INSERT in autocommit, executemany in one transaction, COPY."""
+    import pandas as pd
+    import psycopg
+
+    fields = "stream_id, version, id, type, data, metadata, recorded_at"
+    insert = f"INSERT INTO raw_events ({fields}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw_events")
+        conn.execute(RAW_POSTGRES_TABLE)
+
+        def values(stream_id: str, version: int) -> tuple[Any, ...]:
+            return _row_values(stream_id, version, 0)[1:]
+
+        def singles() -> None:
+            for i in range(sizes.single):
+                conn.execute(insert, values(f"single-{i % 100}", i // 100 + 1))
+
+        def batched() -> None:
+            for b in range(sizes.batches):
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(insert, [values(f"batched-{j}", b + 1)
+                                             for j in range(sizes.batch)])
+
+        def copy_rows(rows: list[tuple[Any, ...]]) -> None:
+            with conn.transaction(), conn.cursor() as cur, \
+                    cur.copy(f"COPY raw_events ({fields}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+        def bulk() -> None:
+            streams = max(1, sizes.bulk_batch // 100)
+            per_stream = sizes.bulk_batch // streams
+            for b in range(sizes.bulk // sizes.bulk_batch):
+                copy_rows([values(f"bulk{b}-{k}", v + 1)
+                           for k in range(streams) for v in range(per_stream)])
+
+        seconds = {"single": timed(singles), "batched": timed(batched), "bulk": timed(bulk)}
+        copy_rows([values("replay-1", v + 1) for v in range(sizes.replay)])
+        select = f"SELECT position, {fields} FROM raw_events"
+        seconds["replay"] = best(lambda: conn.execute(
+            f"{select} WHERE stream_id = %s ORDER BY version", ("replay-1",)).fetchall(),
+            sizes.repeat)
+        seconds["read"] = best(lambda: conn.execute(
+            f"{select} ORDER BY position LIMIT {sizes.read}").fetchall(), 2)
+        seconds["frame"] = best(lambda: pd.DataFrame(conn.execute(
+            f"{select} ORDER BY position LIMIT {sizes.frame}").fetchall(), columns=COLUMNS), 3)
+        conn.execute("DROP TABLE raw_events")
+    return rows_from("postgres", f"{RAW}: psycopg", sizes, seconds, *units_of(sizes, sizes.single))

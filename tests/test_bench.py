@@ -1,0 +1,68 @@
+"""The benchmark suite runs end to end (``--quick``); only the table's shape is checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from eslib.bench import library
+from eslib.bench.store import QUICK
+from eslib.cli import cli
+
+HEADER = ["operation", "backend", "implementation", "events/s", "ms", "ratio"]
+
+
+def run_bench(tmp_path, *args: str) -> tuple[list[list[str]], dict]:
+    path = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--json", str(path), *args])
+    assert result.exit_code == 0, result.output
+    assert "failed" not in result.stdout, result.stdout
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    table = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert table[0] == HEADER
+    assert all(len(row) == len(HEADER) for row in table)
+    return table[2:], json.loads(path.read_text())
+
+
+def check_store_rows(rows: list[list[str]], backend: str) -> None:
+    store_ops = list(QUICK.operations().values())
+    mine = [r for r in rows if r[1] == backend and r[0] in store_ops]
+    for op in store_ops:
+        kinds = {r[2].split(":")[0] for r in mine if r[0] == op}
+        assert {"eslib", "raw driver"} <= kinds, (op, kinds)
+        raw = next(r for r in mine if r[0] == op and r[2].startswith("raw driver"))
+        assert raw[5] == "1.00"
+    if library.available() is None:  # the bench extra is installed: its rows are there too
+        assert any(r[2].startswith("eventsourcing") for r in mine)
+    for row in mine:
+        assert float(row[3].replace(",", "")) > 0 and float(row[4].replace(",", "")) > 0
+
+
+def test_bench_quick_on_the_embedded_backends(tmp_path):
+    rows, document = run_bench(tmp_path, "--backend", "memory", "--backend", "duckdb")
+    for backend in ("memory", "duckdb"):
+        check_store_rows(rows, backend)
+    assert {r[0] for r in rows if r[2] == "eslib"} >= {"get+command+save cycle"}
+    assert document["quick"] is True and document["command"].startswith("eslib bench")
+    assert {r["backend"] for r in document["rows"]} == {"memory", "duckdb"}
+    assert set(document["rows"][0]) >= {"operation", "backend", "implementation",
+                                        "events_per_s", "ms", "ratio"}
+
+
+@pytest.mark.postgres
+def test_bench_quick_on_postgres(tmp_path, postgres_url):
+    rows, _ = run_bench(tmp_path, "store", "postgres", "--backend", "postgres",
+                        "--url", postgres_url)
+    check_store_rows(rows, "postgres")
+    assert any("bench_postgres" in r[0] for r in rows)
+
+
+def test_bench_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "eslib.bench", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "python -m eslib.bench" in result.stdout
