@@ -156,7 +156,9 @@ def _backend(store: EventStore) -> str:
 
         server = _sql(store, "SELECT current_setting('server_version')")[0][0]
         return f"PostgreSQL {server} (psycopg {psycopg.__version__})"
-    return "memory (this process only)"
+    if scheme == "memory":
+        return "memory (this process only)"
+    return f"{scheme} ({type(store.backend).__name__})"
 
 
 def schema_version(store: EventStore) -> int:

@@ -147,7 +147,8 @@ def stats(url: str | None, as_json: bool) -> None:
         return
     for key, value in figures.items():
         if key == "size_bytes":
-            key, value = "size on disk", "n/a (in memory)" if value is None else _bytes(value)
+            key, value = "size on disk", _bytes(value) if value is not None else (
+                "n/a (in memory)" if store.url.scheme == "memory" else "n/a")
         click.echo(f"{key.replace('_', ' '):<14} {value:,}" if isinstance(value, int)
                    else f"{key.replace('_', ' '):<14} {value if value is not None else ''}")
     if types:
