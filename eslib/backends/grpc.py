@@ -86,6 +86,9 @@ class GrpcBackend:
         self._subscribe = self._channel.unary_stream(
             f"/{SERVICE}/Subscribe", request_serializer=_serialize,
             response_deserializer=pb.SubscribeResponse.FromString)
+        self._bulk = self._channel.stream_unary(
+            f"/{SERVICE}/BulkAppend", request_serializer=_serialize,
+            response_deserializer=pb.BulkAppendResponse.FromString)
         self._transact = self._channel.stream_stream(
             f"/{SERVICE}/Transact", request_serializer=_serialize,
             response_deserializer=pb.TransactResponse.FromString)
@@ -155,6 +158,34 @@ class GrpcBackend:
         if len(batch) == 1:
             return [codec.result_from_pb(self.call("Append", request.appends[0]))]
         return [codec.result_from_pb(r) for r in self.call("AppendMany", request).results]
+
+    def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
+        budget = self.info.max_message_bytes // 2
+
+        def chunks() -> Iterator[Any]:
+            request, size = pb.BulkAppendRequest(skip_existing=skip_existing), 0
+            micros = table["recorded_at"].cast("int64").to_pylist()
+            rows = zip(*(table[n].to_pylist() for n in ("stream_id", "type", "data", "metadata",
+                                                       "id")), micros, strict=True)
+            for stream_id, type_, data, metadata, id_, us in rows:
+                item = request.events.add(stream_id=stream_id)
+                e = item.event
+                e.type, e.data, e.metadata, e.id = type_, data, metadata, id_ or ""
+                e.recorded_at.seconds, e.recorded_at.nanos = divmod(us, 1_000_000)
+                e.recorded_at.nanos *= 1000
+                size += len(data) + len(metadata) + len(stream_id) + len(type_) + 64
+                if size > budget:
+                    yield request
+                    request, size = pb.BulkAppendRequest(skip_existing=skip_existing), 0
+            if request.events or not table.num_rows:
+                yield request
+
+        try:
+            response = self._bulk(chunks(), timeout=max(self.timeout, 300.0),
+                                  metadata=self._metadata, wait_for_ready=True)
+        except grpc.RpcError as err:
+            raise self.error(err, "bulk_append") from None
+        return int(response.written)
 
     def _check_size(self, request: Any) -> None:
         size = request.ByteSize()

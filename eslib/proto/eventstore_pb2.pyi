@@ -95,6 +95,28 @@ class AppendManyResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[AppendResponse]
     def __init__(self, results: _Optional[_Iterable[_Union[AppendResponse, _Mapping]]] = ...) -> None: ...
 
+class BulkEvent(_message.Message):
+    __slots__ = ("stream_id", "event")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    event: NewEvent
+    def __init__(self, stream_id: _Optional[str] = ..., event: _Optional[_Union[NewEvent, _Mapping]] = ...) -> None: ...
+
+class BulkAppendRequest(_message.Message):
+    __slots__ = ("events", "skip_existing")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_EXISTING_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[BulkEvent]
+    skip_existing: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[BulkEvent, _Mapping]]] = ..., skip_existing: _Optional[bool] = ...) -> None: ...
+
+class BulkAppendResponse(_message.Message):
+    __slots__ = ("written",)
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    written: int
+    def __init__(self, written: _Optional[int] = ...) -> None: ...
+
 class ReadStreamRequest(_message.Message):
     __slots__ = ("stream_id", "from_version", "to_version", "backwards", "limit")
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]

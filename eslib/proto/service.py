@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import grpc
@@ -30,6 +30,7 @@ from . import eventstore_pb2 as pb
 log = logging.getLogger("eslib.server")
 
 STREAM_IDS_PER_PAGE = 10  # ListStreams pages hold page_size * this many ids
+BULK_MESSAGES = 64  # a bulk append may carry this many max-size messages
 
 
 class Rejected:
@@ -119,6 +120,9 @@ class Service:
         ]:
             methods[name] = unary(self._guard(call), deserializer(request, limit),
                                   lambda m: m.SerializeToString())
+        methods["BulkAppend"] = grpc.stream_unary_rpc_method_handler(
+            self.bulk_append, deserializer(pb.BulkAppendRequest, limit),
+            pb.BulkAppendResponse.SerializeToString)
         methods["Subscribe"] = grpc.unary_stream_rpc_method_handler(
             self.subscribe, deserializer(pb.SubscribeRequest, limit),
             pb.SubscribeResponse.SerializeToString)
@@ -176,6 +180,53 @@ class Service:
 
     def append_many(self, request: Any) -> Any:
         return self._append(codec.batch_from_pb(request, _now()))
+
+    def bulk_append(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        error: EslibError
+        try:
+            return self._bulk_append(requests)
+        except EslibError as exc:
+            error = exc
+        except Exception:
+            log.exception("BulkAppend failed")
+            context.abort(grpc.StatusCode.INTERNAL, "internal server error (see its log)")
+        abort(context, error)
+
+    def _bulk_append(self, requests: Iterator[Any]) -> Any:
+        import pyarrow as pa
+
+        from ..bulk import bulk_schema, normalise
+
+        names = ("stream_id", "type", "data", "metadata", "id", "recorded_at")
+        columns: dict[str, list[Any]] = {name: [] for name in names}
+        size, skip, now = 0, False, _now()
+        now_us = (now - codec.EPOCH) // timedelta(microseconds=1)
+        for request in requests:
+            if isinstance(request, Rejected):
+                raise InvalidEvent(request.reason)
+            size += request.ByteSize()
+            if size > self.max_message_bytes * BULK_MESSAGES:
+                raise InvalidEvent(f"a bulk append may carry at most "
+                                   f"{self.max_message_bytes * BULK_MESSAGES} bytes; split it")
+            skip = request.skip_existing
+            for item in request.events:
+                e, stamp = item.event, item.event.recorded_at
+                columns["stream_id"].append(item.stream_id)
+                columns["type"].append(e.type)
+                columns["data"].append(e.data or "{}")
+                columns["metadata"].append(e.metadata or "{}")
+                columns["id"].append(e.id or None)
+                columns["recorded_at"].append(stamp.seconds * 1_000_000 + stamp.nanos // 1000
+                                              if e.HasField("recorded_at") else now_us)
+        schema = bulk_schema()
+        table = pa.table({name: pa.array(columns[name], pa.int64() if name == "recorded_at"
+                                          else schema.field(name).type) for name in names})
+        table = table.set_column(5, "recorded_at",
+                                 table["recorded_at"].cast(schema.field("recorded_at").type))
+        written = self.backend.bulk_append(normalise(table, _now, None), skip)
+        if written:
+            self._notify()
+        return pb.BulkAppendResponse(written=written)
 
     def read_stream(self, request: Any) -> Any:
         stream_id = codec.name(request.stream_id, "stream_id")
