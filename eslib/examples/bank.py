@@ -324,10 +324,10 @@ class AuditTrail(eslib.Projection):
     def apply(self, event: Any, ctx: eslib.EventContext) -> None:
         if ctx.type not in _AMOUNT_SIGN and not ctx.type.startswith("Transfer"):
             return
-        amount = getattr(event, "amount", None)
+        sign = _AMOUNT_SIGN.get(ctx.type)  # requests and outcomes move no money
         self.rows.append({
             "position": ctx.position, "stream": ctx.stream_id, "type": ctx.type,
-            "amount": None if amount is None else _AMOUNT_SIGN.get(ctx.type, 1) * amount,
+            "amount": None if sign is None else sign * event.amount,
             "transfer": ctx.metadata.get("correlation_id", ""),
             "reason": getattr(event, "reason", ""),
         })
