@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -72,7 +73,7 @@ class GrpcBackend:
         if target.secure:
             ca = ca_file or target.ca_file
             try:
-                roots = open(ca, "rb").read() if ca else None  # noqa: SIM115
+                roots = Path(ca).read_bytes() if ca else None
             except OSError as exc:
                 raise ConfigurationError(f"cannot read the CA file {ca!r}: {exc.strerror}") \
                     from None

@@ -318,10 +318,12 @@ class Service:
             self._subscriptions.give()
 
     def _follow(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        query = replace(codec.query_from_pb(pb.ReadAllRequest(
-            from_position=request.from_position, types=request.types,
-            category=request.category if request.HasField("category") else None,
-        ), self.page_size), limit=self.page_size)
+        read = pb.ReadAllRequest(from_position=request.from_position)
+        if request.HasField("types"):
+            read.types.CopyFrom(request.types)
+        if request.HasField("category"):
+            read.category = request.category
+        query = codec.query_from_pb(read, self.page_size)
         cursor, caught_up = query.from_position, False
         while not self.stopping.is_set() and context.is_active():
             generation = self._generation
