@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from postgres_server import reset_database
+from postgres_server import admin_url, reset_database
 
 import eslib
 
@@ -95,6 +95,23 @@ def test_an_idle_transaction_elsewhere_is_named(store: eslib.EventStore, url: st
         assert blocker.state == "idle in transaction"
         idle.rollback()
     assert [e.stream_id for e in store.read_all()] == ["s-1"]
+
+
+def test_a_transaction_in_another_database_does_not_hold_followers_back(
+    store: eslib.EventStore,
+) -> None:
+    import psycopg
+
+    admin, reason = admin_url()
+    assert admin is not None, reason
+    with psycopg.connect(admin, application_name="elsewhere") as other:
+        other.execute("CREATE TEMP TABLE scratch (x int)")  # an xid, in another database
+        store.append("s-1", [ev()])
+        assert [e.stream_id for e in store.read_all()] == ["s-1"]
+        assert store.head_position() == 1
+        blockers = store.backend.blocking_transactions()  # type: ignore[attr-defined]
+        assert other.info.backend_pid not in [b.pid for b in blockers]
+        other.rollback()
 
 
 def test_followers_never_skip_with_random_commit_delays(store: eslib.EventStore) -> None:

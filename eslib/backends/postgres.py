@@ -22,6 +22,7 @@ from ..errors import (
 )
 from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent
 from ..urls import hide_password
+from . import postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
 from .base import (
@@ -35,6 +36,7 @@ from .base import (
     check_expected,
     replayed_result,
 )
+from .postgres_sql import qmark_to_format
 
 if TYPE_CHECKING:
     import psycopg
@@ -131,7 +133,7 @@ class PostgresBackend:
                 raise
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, write: bool = False,
-             batch: Sequence[StreamAppend] = ()) -> T:
+             batch: Sequence[StreamAppend] = (), retry: bool = True) -> T:
         """Run ``work`` on a pool connection, retrying once on a connection found broken.
 
         Retrying an append is safe: the same event ids make it idempotent.
@@ -141,7 +143,7 @@ class PostgresBackend:
                 with self._translate(write=write, batch=batch), self._connection() as conn:
                     return work(conn)
             except (WriteOutcomeUnknown, _Broken):
-                if attempt == 2:
+                if attempt == 2 or not retry:
                     raise
                 self._pool.check()  # the server may have dropped every idle connection too
         raise AssertionError("unreachable")  # pragma: no cover
@@ -193,6 +195,11 @@ class PostgresBackend:
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         return self._run(lambda conn: _append(conn, batch), write=True, batch=batch)
+
+    def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
+        # not retried: rows without an id get one from the server, so a resend could duplicate
+        return self._run(lambda conn: postgres_bulk.bulk_append(conn, table, skip_existing),
+                         write=True, retry=False)
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
@@ -439,6 +446,8 @@ def _ensure_schema(conn: psycopg.Connection[Any]) -> None:
             current = version()  # another process may have created it while we waited
             if current is None:
                 conn.execute(sql.SCHEMA)
+                conn.execute(postgres_bulk.FUNCTION)
+                conn.execute(sql.FENCE_FUNCTION)
                 conn.execute("INSERT INTO eslib_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
                 current = SCHEMA_VERSION
     if current > SCHEMA_VERSION:
@@ -487,72 +496,3 @@ def _where(query: EventQuery) -> tuple[str, list[object]]:
     """The WHERE clause of a global-order read (shared with DuckDB), the fence added."""
     clause, params = shared.where(query)
     return f"{qmark_to_format(clause)} AND {sql.FENCE}", params
-
-
-def qmark_to_format(text: str) -> str:
-    """Turn ``?`` placeholders into psycopg's ``%s``, escaping literal ``%``.
-
-    Leaves quoted strings ('…', E'…', "…", $tag$…$tag$) and comments alone, except
-    that ``%`` is doubled everywhere (psycopg reads the whole text).
-    """
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "?":
-            out.append("%s")
-            i += 1
-            continue
-        end = _skip_quoted(text, i)
-        if end == i:
-            out.append("%%" if c == "%" else c)
-            i += 1
-        else:
-            out.append(text[i:end].replace("%", "%%"))
-            i = end
-    return "".join(out)
-
-
-def _skip_quoted(text: str, i: int) -> int:
-    """The index just past the quoted string or comment starting at ``i`` (``i`` if none)."""
-    c, n = text[i], len(text)
-    if c == "'" or c == '"':
-        escapes = c == "'" and i > 0 and text[i - 1] in "eE" and (
-            i == 1 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
-        j = i + 1
-        while j < n:
-            if escapes and text[j] == "\\":
-                j += 2
-                continue
-            if text[j] == c:
-                if j + 1 < n and text[j + 1] == c:  # '' or "" inside the string
-                    j += 2
-                    continue
-                return j + 1
-            j += 1
-        return n
-    if text.startswith("--", i):
-        j = text.find("\n", i)
-        return n if j < 0 else j + 1
-    if text.startswith("/*", i):
-        depth, j = 0, i
-        while j < n:
-            if text.startswith("/*", j):
-                depth, j = depth + 1, j + 2
-            elif text.startswith("*/", j):
-                depth, j = depth - 1, j + 2
-                if depth == 0:
-                    return j
-            else:
-                j += 1
-        return n
-    if c == "$" and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
-        j = i + 1
-        while j < n and (text[j].isalnum() or text[j] == "_"):
-            j += 1
-        if j < n and text[j] == "$" and not text[i + 1:j][:1].isdigit():
-            tag = text[i:j + 1]
-            end = text.find(tag, j + 1)
-            return n if end < 0 else end + len(tag)
-    return i
-

@@ -1,4 +1,4 @@
-"""The PostgreSQL schema and statements of :mod:`eslib.backends.postgres`.
+"""The PostgreSQL schema and statements of :mod:`eslib.backends.postgres`, and ``?`` → ``%s``.
 
 backends/README.md explains the schema table by table and why the append takes
 the locks it takes; the comments here only say what each step is for.
@@ -77,8 +77,10 @@ BEGIN
             MESSAGE = 'an append must be the first write in a transaction';
     END IF;
 
-    -- 1. one writer per stream; several streams locked in one fixed order (by key) so
-    --    two batches cannot deadlock. An advisory lock assigns no transaction id.
+    -- 1. wait for a bulk append in progress (it holds SHARE ROW EXCLUSIVE) before reading
+    --    versions; then one writer per stream, several streams locked in one fixed order
+    --    (by key) so two batches cannot deadlock. Locks assign no transaction id.
+    LOCK TABLE eslib_events IN ROW EXCLUSIVE MODE;
     IF n_streams = 1 THEN
         PERFORM pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_streams[1]));
     ELSE
@@ -148,20 +150,40 @@ APPEND = (
     " %s::text[], %s::timestamptz[], %s::int[], %s::int[])"
 )
 
-# Rows a read_all follower may be shown: only transactions older than every one still
-# running. Because transaction-id order equals position order, no lower position can
-# commit later.
-FENCE = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+# Rows a read_all follower may be shown: only those of transactions older than every
+# transaction still running that could be appending. Because transaction-id order equals
+# position order, no lower position can commit later. (An initplan: evaluated once.)
+FENCE = "transaction_id < (SELECT eslib_fence())"
 
-# The transactions that hold the fence back: running, with an xid older than the newest
-# committed event a follower cannot see yet. pg_stat_activity shows xid (32 bits) while
-# the snapshot lists xid8, hence the modulo. Never the query text: it may hold secrets.
+# The fence value, in the caller's snapshot: the oldest running transaction id, ignoring
+# transactions that pg_stat_activity shows in another database (they cannot write to this
+# one). Anything else running — in this database, a prepared transaction, or one that ended
+# since the snapshot — counts, so the answer errs on the side of waiting. Nothing running:
+# the snapshot's xmax. pg_stat_activity shows xids in 32 bits, the snapshot in 64.
+FENCE_FUNCTION = """
+CREATE FUNCTION eslib_fence() RETURNS xid8 LANGUAGE sql STABLE AS $fn$
+SELECT CASE WHEN pg_snapshot_xmin(s) = pg_snapshot_xmax(s) THEN pg_snapshot_xmax(s)
+       ELSE coalesce((
+           SELECT min(x) FROM pg_snapshot_xip(s) AS x
+            WHERE NOT EXISTS (
+                SELECT FROM pg_stat_get_activity(NULL) AS a
+                 WHERE a.backend_xid::text = mod(x::text::numeric, 4294967296)::text
+                   AND a.datid IS DISTINCT FROM
+                       (SELECT oid FROM pg_database WHERE datname = current_database()))),
+           pg_snapshot_xmax(s)) END
+  FROM pg_current_snapshot() AS s
+$fn$;
+"""
+
+# The transactions that hold the fence back: running in this database (or not known to
+# be elsewhere), with an xid older than the newest committed event a follower cannot see
+# yet. Never the query text: it may hold secrets.
 BLOCKERS = """
 WITH snap AS (SELECT pg_current_snapshot() AS s),
 hidden AS (
     SELECT max(e.transaction_id) AS newest, count(*) AS n
-      FROM eslib_events e, snap
-     WHERE e.position > %s AND e.transaction_id >= pg_snapshot_xmin(snap.s)
+      FROM eslib_events e
+     WHERE e.position > %s AND e.transaction_id >= (SELECT eslib_fence())
 ),
 running AS (
     SELECT x FROM snap, hidden, pg_snapshot_xip(snap.s) AS x WHERE x < hidden.newest
@@ -169,7 +191,76 @@ running AS (
 SELECT a.pid, a.datname, a.usename, a.application_name, a.state, a.xact_start,
        hidden.n
   FROM running, hidden, pg_stat_activity a
- WHERE a.backend_xid IS NOT NULL
+ WHERE a.backend_xid IS NOT NULL AND a.datname = current_database()
    AND a.backend_xid::text = mod(running.x::text::numeric, 4294967296)::text
  ORDER BY a.xact_start
 """
+
+
+def qmark_to_format(text: str) -> str:
+    """Turn ``?`` placeholders into psycopg's ``%s``, escaping literal ``%``.
+
+    Leaves quoted strings ('…', E'…', "…", $tag$…$tag$) and comments alone, except
+    that ``%`` is doubled everywhere (psycopg reads the whole text).
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "?":
+            out.append("%s")
+            i += 1
+            continue
+        end = _skip_quoted(text, i)
+        if end == i:
+            out.append("%%" if c == "%" else c)
+            i += 1
+        else:
+            out.append(text[i:end].replace("%", "%%"))
+            i = end
+    return "".join(out)
+
+
+def _skip_quoted(text: str, i: int) -> int:
+    """The index just past the quoted string or comment starting at ``i`` (``i`` if none)."""
+    c, n = text[i], len(text)
+    if c == "'" or c == '"':
+        escapes = c == "'" and i > 0 and text[i - 1] in "eE" and (
+            i == 1 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+        j = i + 1
+        while j < n:
+            if escapes and text[j] == "\\":
+                j += 2
+                continue
+            if text[j] == c:
+                if j + 1 < n and text[j + 1] == c:  # '' or "" inside the string
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return n
+    if text.startswith("--", i):
+        j = text.find("\n", i)
+        return n if j < 0 else j + 1
+    if text.startswith("/*", i):
+        depth, j = 0, i
+        while j < n:
+            if text.startswith("/*", j):
+                depth, j = depth + 1, j + 2
+            elif text.startswith("*/", j):
+                depth, j = depth - 1, j + 2
+                if depth == 0:
+                    return j
+            else:
+                j += 1
+        return n
+    if c == "$" and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+        j = i + 1
+        while j < n and (text[j].isalnum() or text[j] == "_"):
+            j += 1
+        if j < n and text[j] == "$" and not text[i + 1:j][:1].isdigit():
+            tag = text[i:j + 1]
+            end = text.find(tag, j + 1)
+            return n if end < 0 else end + len(tag)
+    return i
+
