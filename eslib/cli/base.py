@@ -12,8 +12,10 @@ to :func:`main`/CliRunner to choose how stores are opened (e.g. a shared
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -36,6 +38,10 @@ class EslibGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `eslib export | head`: the reader has had enough
+            with contextlib.suppress(OSError, ValueError):  # no flush error at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except (EslibError, OSError) as exc:
             if ctx.meta.get(DEBUG) or os.environ.get("ESLIB_DEBUG") == "1":
                 raise
