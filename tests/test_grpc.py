@@ -17,7 +17,7 @@ import eslib
 
 pytest.importorskip("grpc")
 
-from eslib.server import EventStoreServer  # noqa: E402
+from eslib.server import EventStoreServer
 
 globals().update({k: v for k, v in vars(test_conformance).items() if k.startswith("test_")})
 
@@ -45,7 +45,9 @@ def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 @pytest.fixture(params=["grpc-memory", "grpc-duckdb", "grpc-postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable[..., eslib.EventStore]]:
+def make_store(
+    request: pytest.FixtureRequest, tmp_path
+) -> Iterator[Callable[..., eslib.EventStore]]:
     url = backend_url(request.param.removeprefix("grpc-"), request, tmp_path)
     server = EventStoreServer(url, port=0, allow_sql=True).start()
     opened: list[eslib.EventStore] = []
