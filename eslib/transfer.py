@@ -10,8 +10,8 @@ where a stream would appear twice).
 
 Resuming: a row whose stream already holds its version is skipped, so an import or
 copy that stopped half way can simply run again. Rows without a version are
-appended after what the stream holds; rows with ids make the re-run of the same
-batch idempotent (the store returns the original result).
+appended after what the stream holds; their ids (given, or derived from the row's
+stream, place and content) make the re-run of the same batch idempotent.
 
 >>> with eslib.connect("memory://") as src, eslib.connect("duckdb:///x.duckdb") as dst:
 ...     copy_events(src, dst)                             # doctest: +SKIP
@@ -42,6 +42,7 @@ EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "
               ".parquet": "parquet", ".pq": "parquet"}
 PAGE = 10_000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+IMPORT_IDS = uuid.UUID("6a1b0f5e-8d1c-4c43-9a57-0e6f1b2c7d41")  # uuid5 namespace of derived ids
 Progress = Callable[[int], None]
 Row = dict[str, Any]
 
@@ -217,11 +218,15 @@ def restore(store: EventStore, batches: Iterator[list[Row]], *, trusted: bool = 
     report = RestoreReport()
     empty = store.head_position() == 0
     versions: dict[str, int] = {}
+    seen: dict[object, int] = {}  # rows per stream so far: derives ids for rows without one
     for rows in batches:
         pending: list[tuple[str, list[Row]]] = []
         in_batch: set[str] = set()
         for row in rows:
             stream_id = row.get("stream_id")
+            seen[stream_id] = seen.get(stream_id, 0) + 1
+            if not trusted and row.get("id") in (None, ""):
+                row["id"] = _derived_id(row, seen[stream_id])
             if pending and pending[-1][0] == stream_id:
                 pending[-1][1].append(row)
                 continue
@@ -269,6 +274,17 @@ def _write(store: EventStore, pending: list[tuple[str, list[Row]]], versions: di
     report.batches += 1
     for result in results:
         versions[result.stream_id] = result.version
+
+
+def _derived_id(row: Row, nth: int) -> uuid.UUID:
+    """An id for a row that has none, from its stream, place and content: importing the same
+    file again (same batch size) is then an idempotent retry, not a second copy."""
+    def text(value: object) -> str:
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+    return uuid.uuid5(IMPORT_IDS, "\x1f".join(
+        [text(row.get("stream_id")), str(nth), text(row.get("type")), text(row.get("data")),
+         text(row.get("metadata"))]))
 
 
 def _check_stream_id(stream_id: object, row: Row) -> None:

@@ -258,6 +258,19 @@ def test_export_a_stream_or_a_category_to_stdout(run, make_store):
     run("export", "--stream", "a-1", "--category", "a", code=2)
 
 
+def test_import_of_minimal_files_twice_is_idempotent(run, make_store, tmp_path):
+    (tmp_path / "few.jsonl").write_text("".join(
+        f'{{"stream_id": "s-{i % 2}", "type": "T", "data": {{"i": {i}}}}}\n' for i in range(5)))
+    (tmp_path / "few.csv").write_text('stream_id,type,data\nc-1,T,"{""i"": 1}"\nc-1,T,"{}"\n')
+    for name, count in (("few.jsonl", 5), ("few.csv", 2)):
+        assert f"imported {count} events" in run("import", str(tmp_path / name)).stderr
+        again = run("import", str(tmp_path / name)).stderr
+        assert "imported 0 events" in again and f"{count} already there" in again
+    store = make_store()
+    assert [e.data["i"] for e in store.read_stream("s-1")] == [1, 3]
+    assert store.stream_version("c-1") == 2
+
+
 def test_import_errors_name_the_line(run, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"stream_id": "s-1", "type": "T", "data": {}}\n'
