@@ -145,12 +145,12 @@ def stats(url: str | None, as_json: bool) -> None:
     if as_json:
         echo_json({**figures, "events_by_type": dict(types)})
         return
+    size = figures.pop("size_bytes")
+    figures["size_on_disk"] = _bytes(size) if size is not None else (
+        "n/a (in memory)" if store.url.scheme == "memory" else "n/a")
     for key, value in figures.items():
-        if key == "size_bytes":
-            key, value = "size on disk", _bytes(value) if value is not None else (
-                "n/a (in memory)" if store.url.scheme == "memory" else "n/a")
-        click.echo(f"{key.replace('_', ' '):<14} {value:,}" if isinstance(value, int)
-                   else f"{key.replace('_', ' '):<14} {value if value is not None else ''}")
+        shown = f"{value:,}" if isinstance(value, int) else ("" if value is None else value)
+        click.echo(f"{key.replace('_', ' '):<14} {shown}")
     if types:
         click.echo("")
         print_table(("type", "events"), types, right=(1,))
@@ -221,9 +221,11 @@ def _short(data: object, width: int = 60) -> str:
 
 
 def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:,.1f} {unit}" if unit != "B" else f"{n:,} B"
+    if n < 1024:
+        return f"{n:,} B"
+    size = n / 1024
+    for unit in ("KiB", "MiB"):
+        if size < 1024:
+            return f"{size:,.1f} {unit}"
         size /= 1024
-    return f"{n:,} B"
+    return f"{size:,.1f} GiB"
