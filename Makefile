@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: tour test lint notebooks lab clean
+.PHONY: tour test lint notebooks lab clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml
 tour: $(STAMP)                ## the end-to-end demo on the embedded default (DuckDB)
 	$(BIN)/python -m eslib.tour
 
-test: $(STAMP) lint           ## lint, type-check, then the whole test suite
+test: $(STAMP) lint browser   ## lint, type-check, then the whole test suite
 	$(BIN)/python -m pytest
+
+# The widget tests drive a real Chromium. Debian's package works offline here;
+# playwright's own browser download does not. Needs root (CI runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: install it (apt-get install chromium) for the browser tests"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check eslib tests
