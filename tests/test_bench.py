@@ -46,7 +46,10 @@ def test_bench_quick_on_the_embedded_backends(tmp_path):
     rows, document = run_bench(tmp_path, "--backend", "memory", "--backend", "duckdb")
     for backend in ("memory", "duckdb"):
         check_store_rows(rows, backend)
-    assert {r[0] for r in rows if r[2] == "eslib"} >= {"get+command+save cycle"}
+    cycles = [r for r in rows if r[0] == "get+command+save cycle"]
+    assert {r[2] for r in cycles} >= {"eslib"}
+    if library.available() is None:
+        assert any(r[2].startswith("eventsourcing") and r[5] == "1.00" for r in cycles)
     assert document["quick"] is True and document["command"].startswith("eslib bench")
     assert {r["backend"] for r in document["rows"]} == {"memory", "duckdb"}
     assert set(document["rows"][0]) >= {"operation", "backend", "implementation",

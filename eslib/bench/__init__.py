@@ -4,7 +4,9 @@
 table: operation, backend, implementation, events/s, ms, ratio. Each store row runs its
 baselines in the same run — the raw driver doing the same rows and, when the
 ``bench`` extra is installed, the ``eventsourcing`` library — and ``ratio`` is a
-row's events/s over the raw driver's. ``--json PATH`` writes the rows too.
+row's events/s over the raw driver's (in the es section, which has no raw driver,
+over eventsourcing's). ``ms`` is per command for single appends, per commit for
+batches, per operation otherwise. ``--json PATH`` writes the rows too.
 
 Sections: ``store`` (:mod:`eslib.bench.store`, :mod:`eslib.bench.library`), ``es``
 (:mod:`eslib.bench_es`) and ``postgres`` (:mod:`eslib.bench_postgres`). PostgreSQL
@@ -46,6 +48,7 @@ def run(sections: Iterable[str] = SECTIONS, *, quick: bool = False,
             steps += _store_steps(sizes, folder, pg_url, wanted, notes)
         if "es" in chosen:
             steps += _es_steps(quick, folder, pg_url, postgres_admin, wanted)
+            steps += _es_library_steps(quick, folder, pg_url, wanted)
         if "postgres" in chosen and "postgres" in wanted:
             if pg_url is None:
                 notes.append("postgres section skipped: no PostgreSQL server")
@@ -60,7 +63,18 @@ def run(sections: Iterable[str] = SECTIONS, *, quick: bool = False,
                 rows += step()
             except Exception as exc:  # one broken step must not hide the others' figures
                 notes.append(f"{label} failed: {type(exc).__name__}: {exc}")
-    return add_ratios(rows), notes
+    return _side_by_side(add_ratios(rows)), notes
+
+
+def _side_by_side(rows: list[Row]) -> list[Row]:
+    """Each operation's rows together (eslib, then its baselines), sections and backends in
+    their usual order."""
+    first: dict[tuple[str, str], int] = {}
+    for i, row in enumerate(rows):
+        first.setdefault((row.section, row.operation), i)
+    order = {name: i for i, name in enumerate((*SECTIONS, *BACKENDS))}
+    return sorted(rows, key=lambda r: (order.get(r.section, 9), order.get(r.backend, 9),
+                                       first[(r.section, r.operation)]))
 
 
 def _store_steps(sizes: Sizes, folder: str, pg_url: str | None, wanted: set[str],
@@ -115,6 +129,17 @@ def _es_steps(quick: bool, folder: str, pg_url: str | None, admin: str | None,
     urls = {"memory": "memory://", "duckdb": f"duckdb:///{folder}/es.duckdb", "postgres": pg_url}
     return [(f"event sourcing {b}", partial(small, u, b))
             for b, u in urls.items() if u is not None and b in wanted]
+
+
+def _es_library_steps(quick: bool, folder: str, pg_url: str | None,
+                      wanted: set[str]) -> list[Step]:
+    from . import library
+
+    if library.available():
+        return []
+    targets = {"memory": "", "duckdb": f"{folder}/es-library.sqlite", "postgres": pg_url}
+    return [(f"eventsourcing aggregates {b}", partial(library.es_rows, b, t, quick))
+            for b, t in targets.items() if t is not None and b in wanted]
 
 
 def _postgres_section(quick: bool, url: str, admin: str | None) -> list[Row]:

@@ -101,3 +101,68 @@ def library_rows(backend: str, target: str, sizes: Sizes) -> list[Row]:
     if close is not None:
         close()
     return rows
+
+
+# -- the event-sourcing section: aggregates through an Application ------------------------
+
+
+def es_rows(backend: str, target: str, quick: bool) -> list[Row]:
+    """bench_es's three figures with an eventsourcing ``Application`` and ``Aggregate``."""
+    import statistics
+    import time
+
+    from .library_domain import Account, BenchAccounts, BenchSnapshots
+
+    events, repeat, snap_repeat, n, accounts = (50, 2, 3, 20, 5) if quick else (
+        1000, 20, 50, 1000, 50)
+    env = _environment(backend, target)
+    label = LABELS[backend]
+
+    def account(app: Any, size: int) -> uuid.UUID:
+        acct = Account("bench")
+        app.save(acct)
+        while acct.version < size:
+            for _ in range(min(500, size - acct.version)):
+                acct.deposit(1)
+            app.save(acct)
+        return acct.id
+
+    app = BenchAccounts(env=env)
+    replayed = account(app, events)
+    seconds = best(lambda: app.repository.get(replayed), repeat)
+    rows = [Row("es", f"replay {events}-event aggregate", backend, label, events / seconds,
+                seconds * 1000)]
+    snapshots = BenchSnapshots(env=env)
+    snapped = account(snapshots, events)
+    snapshots.take_snapshot(snapped)
+    median = statistics.median(timed(lambda: snapshots.repository.get(snapped))
+                               for _ in range(snap_repeat))
+    rows.append(Row("es", "get with snapshot (median)", backend, label, events / median,
+                    median * 1000))
+    ids = [account(app, 1) for _ in range(accounts)]
+    started = time.perf_counter()
+    for i in range(n):
+        loaded: Any = app.repository.get(ids[i % accounts])
+        loaded.deposit(1)
+        app.save(loaded)
+    seconds = time.perf_counter() - started
+    rows.append(Row("es", "get+command+save cycle", backend, label, n / seconds,
+                    seconds / n * 1000))
+    for application in (app, snapshots):
+        application.close()
+    return rows
+
+
+def _environment(backend: str, target: str) -> dict[str, str]:
+    if backend == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if backend == "duckdb":
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(target)
+    return {"PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(info["dbname"]), "POSTGRES_HOST": str(info.get("host", "")),
+            "POSTGRES_PORT": str(info.get("port", 5432)),
+            "POSTGRES_USER": str(info.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(info.get("password", ""))}

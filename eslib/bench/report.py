@@ -14,6 +14,7 @@ from typing import Any
 
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RAW = "raw driver"  # the implementation label prefix of baseline rows
+LIBRARY = "eventsourcing"  # ... and of the eventsourcing library's rows
 
 
 @dataclass
@@ -42,8 +43,10 @@ def timed(work: Callable[[], object]) -> float:
 
 
 def add_ratios(rows: list[Row]) -> list[Row]:
-    """Fill in each row's ratio to the raw-driver row of its (section, operation, backend)."""
-    baselines = {r.group: r.events_per_s for r in rows if r.implementation.startswith(RAW)}
+    """Fill in each row's ratio to the raw-driver row of its (section, operation, backend),
+    or where there is none, to its eventsourcing row."""
+    baselines = {r.group: r.events_per_s for r in rows if r.implementation.startswith(LIBRARY)}
+    baselines.update({r.group: r.events_per_s for r in rows if r.implementation.startswith(RAW)})
     for row in rows:
         base = baselines.get(row.group)
         if row.ratio is None and base and row.events_per_s is not None:
