@@ -37,68 +37,12 @@ from .base import (
     check_expected,
     replayed_result,
 )
+from .duckdb_sql import ARROW_ROWS, BULK_DUPLICATES, BULK_INSERT, BULK_INVALID, SCHEMA
 from .sql import ARROW_SELECT, EVENT_COLUMNS, where
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS eslib_schema (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS eslib_events (
-    position    BIGINT NOT NULL,  -- unique by construction: this process is the only writer
-    stream_id   VARCHAR NOT NULL,
-    version     BIGINT NOT NULL,
-    id          UUID NOT NULL UNIQUE,
-    type        VARCHAR NOT NULL,
-    data        JSON NOT NULL,
-    metadata    JSON NOT NULL,
-    recorded_at TIMESTAMPTZ NOT NULL
-    -- (stream_id, version) is unique by construction too; an index for it would cost
-    -- bulk imports a third of their speed and DuckDB would not use it for reads
-);
-CREATE TABLE IF NOT EXISTS eslib_snapshots (
-    stream_id VARCHAR PRIMARY KEY,
-    version   BIGINT NOT NULL,
-    schema    VARCHAR NOT NULL,
-    state     JSON NOT NULL
-);
-CREATE TABLE IF NOT EXISTS eslib_checkpoints (
-    name     VARCHAR PRIMARY KEY,
-    position BIGINT NOT NULL
-);
-"""
-
-# Each stream's rows continue after its stored version; positions follow row order.
-BULK_INSERT = """
-INSERT INTO eslib_events
-SELECT ? + row_number() OVER (ORDER BY b.rn),
-       b.stream_id,
-       coalesce(v.version, 0) + row_number() OVER (PARTITION BY b.stream_id ORDER BY b.rn),
-       coalesce(CAST(b.id AS UUID), uuid()),
-       b.type, b.data, b.metadata, b.recorded_at
-FROM {name} b
-LEFT JOIN (SELECT stream_id, max(version) AS version FROM eslib_events
-           WHERE stream_id IN (SELECT stream_id FROM {name}) GROUP BY stream_id) v
-       USING (stream_id)
-{skip}
-ORDER BY b.rn
-"""
-BULK_INVALID = """
-SELECT rn, data, metadata FROM {name}
-WHERE NOT (json_valid(data) AND json_valid(metadata))
-   OR json_type(CAST(data AS JSON)) <> 'OBJECT' OR json_type(CAST(metadata AS JSON)) <> 'OBJECT'
-ORDER BY rn LIMIT 1
-"""
-BULK_DUPLICATES = """
-SELECT id FROM {name} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM eslib_events)
-UNION SELECT id FROM {name} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1
-LIMIT 5
-"""
-
-# Above this many rows an append goes in as an Arrow table, below as VALUES (...).
-ARROW_ROWS = 64
-
 
 _OPEN: dict[str, DuckDBBackend] = {}
 _OPEN_LOCK = threading.Lock()
