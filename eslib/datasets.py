@@ -258,6 +258,23 @@ def read_jsonl(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+#: the committed files, in a source checkout
+DATA_DIR = Path(__file__).resolve().parent.parent / "datasets"
+
+
+def load(store: EventStore, system: str) -> int:
+    """Put one system's generated history into ``store``: from the committed file
+    ``datasets/<system>.jsonl.gz`` when there is one, else generated afresh (same events).
+    Returns how many events were written."""
+    if system not in SYSTEMS:
+        raise ValueError(f"unknown system {system!r}; choose from {sorted(SYSTEMS)}")
+    path = DATA_DIR / f"{system}.jsonl.gz"
+    if path.exists():
+        return load_jsonl(store, path)
+    with generate(system) as source:
+        return store.bulk_append(source.to_arrow(), skip_existing=True)
+
+
 def load_jsonl(store: EventStore, path: str | Path, *, chunk_size: int = 20_000) -> int:
     """Replay a JSON Lines file into a store (ids and timestamps kept) with bulk appends;
     safe to run again: events already stored are skipped. Returns how many were written."""
