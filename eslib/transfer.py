@@ -3,15 +3,14 @@
 Every event keeps its stream id, version, id, type, data, metadata and
 ``recorded_at``; files carry the columns of :func:`eslib.backends.base.arrow_schema`
 (``position`` is informative: the receiving store numbers positions itself, in the
-same order). Writing goes through the documented low-level path, the backend's
-``append`` with already prepared events, so ids and timestamps survive; each batch
-is one atomic append, and batches keep the global order exactly (a batch ends
-where a stream would appear twice).
+same order). Writing goes through :meth:`eslib.EventStore.bulk_append`, which keeps
+ids and timestamps; each batch is one atomic bulk append, rows in order, so the
+global order is kept exactly.
 
-Resuming: a row whose stream already holds its version is skipped, so an import or
-copy that stopped half way can simply run again. Rows without a version are
-appended after what the stream holds; their ids (given, or derived from the row's
-stream, place and content) make the re-run of the same batch idempotent.
+Resuming: a row whose stream already holds its version is skipped, and so is a row
+whose id is stored already (``skip_existing``), so an import or copy that stopped
+half way can simply run again. Rows without an id get one derived from their
+stream, place and content, so importing the same file twice writes it once.
 
 >>> with eslib.connect("memory://") as src, eslib.connect("duckdb:///x.duckdb") as dst:
 ...     copy_events(src, dst)                             # doctest: +SKIP
@@ -29,9 +28,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .backends.base import PreparedEvent, StreamAppend, arrow_schema
+from .backends.base import arrow_schema
 from .errors import InvalidEvent
-from .events import ANY, RecordedEvent
+from .events import RecordedEvent
 from .store import MAX_STREAM_ID, MAX_TYPE, EventStore
 
 if TYPE_CHECKING:
@@ -205,80 +204,69 @@ class RestoreReport:
     """What an import or copy did."""
 
     written: int = 0
-    skipped: int = 0  #: rows already stored (their stream held their version, or a replay)
+    skipped: int = 0  #: rows already stored (their stream held their version, or their id)
     batches: int = 0
 
 
-def restore(store: EventStore, batches: Iterator[list[Row]], *, trusted: bool = False,
+def restore(store: EventStore, batches: Iterator[list[Row]], *,
             on_progress: Progress | None = None) -> RestoreReport:
-    """Write rows (stream_id, type, data, metadata, id?, version?, recorded_at?) in order.
-
-    ``trusted`` rows come from another eslib store: their JSON is not parsed again.
-    """
+    """Write rows (stream_id, type, data, metadata?, id?, version?, recorded_at?) in order,
+    each batch in one :meth:`~eslib.EventStore.bulk_append`."""
     report = RestoreReport()
     empty = store.head_position() == 0
-    versions: dict[str, int] = {}
+    versions: dict[str, int] = {}  # versioned streams: what each holds after the rows so far
     seen: dict[object, int] = {}  # rows per stream so far: derives ids for rows without one
     for rows in batches:
-        pending: list[tuple[str, list[Row]]] = []
-        in_batch: set[str] = set()
+        fresh: list[Row] = []
         for row in rows:
             stream_id = row.get("stream_id")
+            _check_stream_id(stream_id, row)
+            assert isinstance(stream_id, str)
             seen[stream_id] = seen.get(stream_id, 0) + 1
-            if not trusted and row.get("id") in (None, ""):
+            version = row.get("version")
+            if version is not None:  # a versioned row: skip it if stored, else it must fit
+                current = versions.get(stream_id)
+                if current is None:
+                    current = 0 if empty else store.stream_version(stream_id)
+                if version <= current:
+                    versions[stream_id] = current
+                    report.skipped += 1
+                    continue
+                if version != current + 1:
+                    raise InvalidEvent(
+                        f"{_where(row)}stream {stream_id!r} would get version {current + 1} "
+                        f"but the row says {version}: the source has a gap or is out of "
+                        "order, or another writer added events here")
+                versions[stream_id] = version
+            if row.get("id") in (None, ""):
                 row["id"] = _derived_id(row, seen[stream_id])
-            if pending and pending[-1][0] == stream_id:
-                pending[-1][1].append(row)
-                continue
-            if stream_id in in_batch:  # a stream appears twice: write what came before it
-                _write(store, pending, versions, empty, trusted, report)
-                pending, in_batch = [], set()
-            pending.append((stream_id, [row]))  # type: ignore[arg-type]
-            in_batch.add(stream_id)  # type: ignore[arg-type]
-        _write(store, pending, versions, empty, trusted, report)
+            fresh.append(row)
+        if fresh:
+            written = store.bulk_append(_table(fresh), skip_existing=True)
+            report.written += written
+            report.skipped += len(fresh) - written
+            report.batches += 1
         if on_progress is not None:
             on_progress(len(rows))
     return report
 
 
-def _write(store: EventStore, pending: list[tuple[str, list[Row]]], versions: dict[str, int],
-           empty: bool, trusted: bool, report: RestoreReport) -> None:
-    batch: list[StreamAppend] = []
-    for stream_id, rows in pending:
-        _check_stream_id(stream_id, rows[0])
-        current = versions.get(stream_id)
-        if current is None:
-            current = 0 if empty else store.stream_version(stream_id)
-        fresh = [r for r in rows if r.get("version") is None or r["version"] > current]
-        report.skipped += len(rows) - len(fresh)
-        if not fresh:
-            versions[stream_id] = current
-            continue
-        first = fresh[0].get("version")
-        for offset, row in enumerate(fresh):
-            if first is not None and row.get("version") != current + 1 + offset:
-                raise InvalidEvent(
-                    f"{_where(row)}stream {stream_id!r} would get version {current + 1 + offset}"
-                    f" but the row says {row.get('version')}: the source has a gap or is out "
-                    "of order, or another writer added events here")
-        events = tuple(_prepared(r, trusted) for r in fresh)
-        batch.append(StreamAppend(stream_id, ANY if first is None else current, events))
-        versions[stream_id] = current + len(events)
-    if not batch:
-        return
-    head = store.head_position()
-    results = store.backend.append(batch)
-    new = sum(1 for r in results for p in r.positions if p > head)
-    report.written += new
-    report.skipped += sum(len(a.events) for a in batch) - new
-    report.batches += 1
-    for result in results:
-        versions[result.stream_id] = result.version
+def _table(rows: list[Row]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({
+        "stream_id": [r["stream_id"] for r in rows],
+        "type": [_type(r) for r in rows],
+        "data": [_json_object(r, "data") for r in rows],
+        "metadata": [_json_object(r, "metadata") for r in rows],
+        "id": [str(_uuid(r)) for r in rows],
+        "recorded_at": pa.array([_timestamp(r) for r in rows], pa.timestamp("us", tz="UTC")),
+    })
 
 
 def _derived_id(row: Row, nth: int) -> uuid.UUID:
     """An id for a row that has none, from its stream, place and content: importing the same
-    file again (same batch size) is then an idempotent retry, not a second copy."""
+    file again is then recognised, not written twice."""
     def text(value: object) -> str:
         return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
@@ -293,17 +281,11 @@ def _check_stream_id(stream_id: object, row: Row) -> None:
                            f"{MAX_STREAM_ID} characters, got {stream_id!r}")
 
 
-def _prepared(row: Row, trusted: bool) -> PreparedEvent:
+def _type(row: Row) -> str:
     event_type = row.get("type")
     if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
         raise InvalidEvent(f"{_where(row)}type must be a non-empty string, got {event_type!r}")
-    return PreparedEvent(
-        id=_uuid(row),
-        type=event_type,
-        data_json=row["data"] if trusted else _json_object(row, "data"),
-        metadata_json=row["metadata"] if trusted else _json_object(row, "metadata"),
-        recorded_at=_timestamp(row),
-    )
+    return event_type
 
 
 def _json_object(row: Row, key: str) -> str:
@@ -324,8 +306,6 @@ def _json_object(row: Row, key: str) -> str:
 
 def _uuid(row: Row) -> uuid.UUID:
     value = row.get("id")
-    if value is None or value == "":
-        return uuid.uuid4()
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
@@ -356,19 +336,18 @@ def _where(row: Row) -> str:
 
 def copy_events(source: EventStore, target: EventStore, *, page: int = PAGE,
                 on_progress: Progress | None = None) -> RestoreReport:
-    """Copy every event of ``source`` into ``target`` in global order (resumable)."""
-
-    def rows() -> Iterator[list[Row]]:
-        import pyarrow as pa
-
-        for table in pages(source, page=page):
-            micros = table.column("recorded_at").cast(pa.int64()).to_pylist()
-            batch = table.drop_columns(["recorded_at"]).to_pylist()
-            for row, us in zip(batch, micros, strict=True):
-                row["recorded_at"] = EPOCH + timedelta(microseconds=us)
-            yield batch
-
-    return restore(target, rows(), trusted=True, on_progress=on_progress)
+    """Copy every event of ``source`` into ``target`` in global order, a page per atomic
+    bulk append; events whose id the target holds already are skipped (resumable)."""
+    report = RestoreReport()
+    columns = ["stream_id", "type", "data", "metadata", "id", "recorded_at"]
+    for table in pages(source, page=page):
+        written = target.bulk_append(table.select(columns), skip_existing=True)
+        report.written += written
+        report.skipped += table.num_rows - written
+        report.batches += 1
+        if on_progress is not None:
+            on_progress(table.num_rows)
+    return report
 
 
 @dataclass(frozen=True)
