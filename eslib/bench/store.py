@@ -1,8 +1,9 @@
 """Store benchmarks: six operations on eslib and on the raw driver doing the same rows.
 
 Operations (issue 2, item 5): one append per command, batched appends (one commit of
-``batch`` one-event commands), bulk import (``bulk`` events, ``bulk_batch`` per
-commit), replay of one ``replay``-event stream, ``read_all`` and ``to_dataframe``.
+``batch`` one-event commands, ``store.batch()``), bulk import (``bulk`` events,
+``bulk_batch`` per commit, ``store.bulk_append`` of an Arrow table), replay of one
+``replay``-event stream, ``read_all`` and ``to_dataframe``.
 The raw baselines write the same rows into a table shaped like eslib's: a Python list
 (memory), the same INSERT on a second DuckDB file, psycopg on PostgreSQL (single-row
 INSERT in autocommit, executemany in one transaction, COPY for bulk).
@@ -33,7 +34,7 @@ class Sizes:
     batches: int = 100
     batch: int = 100
     bulk: int = 100_000
-    bulk_batch: int = 1000
+    bulk_batch: int = 10_000
     replay: int = 1000
     repeat: int = 10
     read: int = 100_000
@@ -83,7 +84,11 @@ def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row
     single = sizes.single_memory if backend == "memory" else sizes.single
     seconds: dict[str, float] = {}
     with eslib.connect(url, **options) as store:
+        import pyarrow as pa
+
         store.append("warm-up", [eslib.NewEvent("Placed", DATA)])
+        store.bulk_append(pa.table({"stream_id": ["warm-up"], "type": ["Placed"],
+                                    "data": [DATA_JSON]}))  # imports, plans
 
         def singles() -> None:
             versions = [0] * 100
@@ -98,13 +103,15 @@ def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row
                     for j in range(sizes.batch):
                         batch.append(f"batched-{j}", [eslib.NewEvent("Placed", DATA)], b)
 
-        def bulk() -> None:
+        def bulk() -> None:  # the import path: an Arrow table per commit
             streams = max(1, sizes.bulk_batch // 100)
             per_stream = sizes.bulk_batch // streams
             for b in range(sizes.bulk // sizes.bulk_batch):
-                store.append_many({f"bulk{b}-{k}": (
-                    [eslib.NewEvent("Placed", DATA) for _ in range(per_stream)], eslib.NO_STREAM)
-                    for k in range(streams)})
+                store.bulk_append(pa.table({
+                    "stream_id": [f"bulk{b}-{k}" for k in range(streams) for _ in range(
+                        per_stream)],
+                    "type": ["Placed"] * (streams * per_stream),
+                    "data": [DATA_JSON] * (streams * per_stream)}))
 
         seconds["single"] = timed(singles)
         seconds["batched"] = timed(batched)
