@@ -156,7 +156,8 @@ def _append_batch(store: eslib.EventStore, chunk: pd.DataFrame) -> int:
 
 
 class DelaysPerCarrierDay(eslib.Projection):
-    """Per carrier and day: flights, cancellations, mean departure and arrival delay."""
+    """Per carrier and day: flights, cancellations, departures, arrivals and the mean
+    departure and arrival delays (minutes)."""
 
     types = (FlightScheduled, FlightDeparted, FlightArrived, FlightCancelled)
 
@@ -189,12 +190,12 @@ class DelaysPerCarrierDay(eslib.Projection):
         """One row per (carrier, day), sorted; delays are means in minutes."""
         import pandas as pd
 
-        rows = [(carrier, day, n, cancelled, dep_sum / deps if deps else float("nan"),
-                 arr_sum / arrs if arrs else float("nan"))
+        rows = [(carrier, day, n, cancelled, deps, arrs,
+                 dep_sum / deps if deps else float("nan"), arr_sum / arrs if arrs else float("nan"))
                 for (carrier, day), (n, cancelled, deps, dep_sum, arrs, arr_sum)
                 in self.cells.items()]
-        frame = pd.DataFrame(rows, columns=["carrier", "day", "flights", "cancelled",
-                                            "dep_delay", "arr_delay"])
+        frame = pd.DataFrame(rows, columns=["carrier", "day", "flights", "cancelled", "departed",
+                                            "arrived", "dep_delay", "arr_delay"])
         frame["day"] = pd.to_datetime(frame["day"])
         return frame.sort_values(["carrier", "day"], ignore_index=True)
 
