@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+SNAPSHOT_CACHE = 10_000  # snapshots kept in memory per open file
+
 _OPEN: dict[str, DuckDBBackend] = {}
 _OPEN_LOCK = threading.Lock()
 
@@ -107,6 +109,7 @@ class DuckDBBackend:
                 self._create_schema()
             self._check_schema()
         self._versions: dict[str, int] = {}
+        self._snapshots: dict[str, Snapshot | None] = {}
         self._head = self._query_head()
         self._in_transaction = False
         self._touched: set[str] = set()
@@ -287,6 +290,9 @@ class DuckDBBackend:
     def read_stream(
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
     ) -> Iterator[RecordedEvent]:
+        known = self._versions.get(stream_id)
+        if known is not None and from_version > known:
+            return  # this process is the only writer: the cached version is the truth
         order = "DESC" if backwards else "ASC"
         bound = ">=" if not backwards else "<="
         cursor: int | None = None
@@ -367,6 +373,7 @@ class DuckDBBackend:
                 for stream_id in self._touched:  # the cache saw writes that never happened
                     self._versions.pop(stream_id, None)
                 self._touched.clear()
+                self._snapshots.clear()
                 self._head = self._query_head()
                 raise
             self._in_transaction = False
@@ -381,18 +388,30 @@ class DuckDBBackend:
             return rows if cursor.description else []
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        self.execute(
-            "INSERT OR REPLACE INTO eslib_snapshots VALUES (?, ?, ?, ?)",
-            [snapshot.stream_id, snapshot.version, snapshot.schema, snapshot.state_json],
-        )
+        with self._lock:
+            self.execute(
+                "INSERT OR REPLACE INTO eslib_snapshots VALUES (?, ?, ?, ?)",
+                [snapshot.stream_id, snapshot.version, snapshot.schema, snapshot.state_json],
+            )
+            self._remember_snapshot(snapshot.stream_id, snapshot)
 
     def load_snapshot(self, stream_id: str) -> Snapshot | None:
-        rows = self._fetch(
-            "SELECT stream_id, version, schema, CAST(state AS VARCHAR) FROM eslib_snapshots "
-            "WHERE stream_id = ?",
-            [stream_id],
-        )
-        return Snapshot(*rows[0]) if rows else None
+        with self._lock:
+            if stream_id in self._snapshots:  # single writer: a cached snapshot is current
+                return self._snapshots[stream_id]
+            rows = self._fetch(
+                "SELECT stream_id, version, schema, CAST(state AS VARCHAR) "
+                "FROM eslib_snapshots WHERE stream_id = ?",
+                [stream_id],
+            )
+            snapshot = Snapshot(*rows[0]) if rows else None
+            self._remember_snapshot(stream_id, snapshot)
+            return snapshot
+
+    def _remember_snapshot(self, stream_id: str, snapshot: Snapshot | None) -> None:
+        if len(self._snapshots) >= SNAPSHOT_CACHE:
+            self._snapshots.clear()  # bounded memory; a miss costs one query
+        self._snapshots[stream_id] = snapshot
 
     def load_checkpoint(self, name: str) -> int:
         rows = self._fetch("SELECT position FROM eslib_checkpoints WHERE name = ?", [name])
