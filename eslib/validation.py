@@ -10,6 +10,9 @@ from .backends.base import EventQuery
 from .errors import InvalidEvent
 from .events import StreamState
 
+# one encoder, not one per call as json.dumps(..., separators=...) would build
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
 MAX_STREAM_ID = 255
 MAX_TYPE = 255
 
@@ -20,8 +23,10 @@ def to_json(value: Any, what: str, event_type: str) -> str:
             f"{what} of a {event_type!r} event must be a dict (a JSON object), "
             f"got {type(value).__name__}"
         )
+    if not value:
+        return "{}"
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(
             f"{what} of a {event_type!r} event is not JSON-serialisable: {exc}; "

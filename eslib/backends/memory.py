@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+def _loads(text: str) -> dict[str, object]:
+    return {} if text == "{}" else json.loads(text)  # type: ignore[no-any-return]
+
+
 class MemoryBackend:
     """The whole log in memory: position p is ``log[p - 1]``."""
 
@@ -43,13 +47,14 @@ class MemoryBackend:
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         with self._lock:
             results: list[AppendResult | None] = []
+            ids = self._ids
             for item in batch:
-                stored = [
-                    StoredId(e.id, e.stream_id, e.version, e.position)
-                    for e in (self._ids.get(p.id) for p in item.events)
-                    if e is not None
-                ]
-                replayed = replayed_result(item, stored)
+                replayed = None
+                if any(p.id in ids for p in item.events):
+                    replayed = replayed_result(item, [
+                        StoredId(e.id, e.stream_id, e.version, e.position)
+                        for e in (ids.get(p.id) for p in item.events) if e is not None
+                    ])
                 if replayed is None:
                     actual = len(self._streams.get(item.stream_id, ()))
                     check_expected(item.stream_id, item.expected, actual)
@@ -67,8 +72,8 @@ class MemoryBackend:
                         len(self._log) + 1,
                         p.id,
                         p.type,
-                        json.loads(p.data_json),
-                        json.loads(p.metadata_json),
+                        _loads(p.data_json),  # a private copy the caller cannot mutate
+                        _loads(p.metadata_json),
                         p.recorded_at,
                     )
                     stream.append(event)
