@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_sigterm_finishes_appends_in_flight_and_exits_cleanly(tmp_path):
             store = eslib.connect(address, timeout=2)
             try:
                 while not stop.is_set():
-                    event = NewEvent("T", {"who": name}, id=str(__import__("uuid").uuid4()))
+                    event = NewEvent("T", {"who": name}, id=uuid.uuid4())
                     store.append(f"w-{name}", [event])
                     acknowledged.append(str(event.id))
             except eslib.EslibError:
@@ -170,3 +171,14 @@ def test_sigterm_finishes_appends_in_flight_and_exits_cleanly(tmp_path):
     with eslib.connect(url) as store:  # the file is free again
         stored = {str(e.id) for e in store.read_all()}
     assert set(acknowledged) <= stored
+
+
+def test_benchmark_runs_and_reports_targets():
+    from eslib.bench_grpc import run
+
+    rows, notes = run("memory://", appends=60, clients=(1, 2), progress=False)
+    assert {(r.operation, r.implementation) for r in rows} >= {
+        ("append", "in process, 1 client"), ("append", "grpc loopback, 1 client"),
+        ("append", "grpc loopback, 2 clients"), ("read_all", "grpc loopback, 1 client")}
+    assert all(r.events_per_s and r.events_per_s > 0 for r in rows)
+    assert notes and notes[0].startswith("target (memory)")

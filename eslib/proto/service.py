@@ -175,8 +175,15 @@ class Service:
         return response
 
     def append(self, request: Any) -> Any:
-        batch = codec.batch_from_pb(pb.AppendManyRequest(appends=[request]), _now())
-        return self._append(batch).results[0]
+        item = codec.append_from_pb(request, _now())
+        if len({e.id for e in item.events}) != len(item.events):
+            raise InvalidEvent("the same event id appears twice in one append; ids must be "
+                               "unique")
+        (result,) = self.backend.append([item])
+        self._notify()
+        response = pb.AppendResponse()
+        codec.result_to_pb(result, response)
+        return response
 
     def append_many(self, request: Any) -> Any:
         return self._append(codec.batch_from_pb(request, _now()))
