@@ -5,9 +5,13 @@ its handler and keeps following new ones, in a thread (``start``/``stop``) or
 step by step (``run_until_caught_up``, for tests, notebooks and scripts).
 
 Waiting for new events: when the store's backend has a hook
-``wait_for_events(after_position, timeout) -> bool`` (PostgreSQL can implement it
-with LISTEN/NOTIFY) the follower blocks in it; otherwise it polls, sleeping
-``poll_interval`` between empty reads.
+``wait_for_events(after_position, timeout) -> bool`` (PostgreSQL implements it with
+LISTEN/NOTIFY, gRPC with server push) the follower blocks in it, ``poll_interval``
+at most (default: the backend's ``push_poll_interval`` if it has one, a safety net);
+otherwise it polls, sleeping ``poll_interval`` (default 0.05 s) between empty reads.
+``stop`` calls the backend's ``wake_waiters()``, if it has one, so as not to wait out
+the timeout. A thread that loses the store (a StoreError: connection lost, server
+restarting) retries with backoff from its checkpoint instead of stopping.
 
 Errors: a failing event is retried ``retries`` times (the page is re-read from the
 checkpoint, so nothing already committed runs twice); then the follower stops with
@@ -22,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import SubscriptionStopped
+from .errors import StoreError, SubscriptionStopped
 from .events import RecordedEvent
 from .registry import EventRegistry, default_registry
 from .store import EventStore
@@ -30,6 +34,7 @@ from .store import EventStore
 log = logging.getLogger("eslib.subscription")
 
 Handler = Callable[[Any, RecordedEvent], object]
+RECONNECT = (0.05, 2.0)  # backoff after a StoreError: first pause, longest pause (seconds)
 
 
 class EventFailed(Exception):
@@ -59,7 +64,7 @@ class Follower:
         category: str | None = None,
         registry: EventRegistry | None = None,
         page_size: int = 500,
-        poll_interval: float = 0.05,
+        poll_interval: float | None = None,
         retries: int = 3,
         retry_delay: float = 0.05,
     ) -> None:
@@ -68,7 +73,9 @@ class Follower:
         self.type_names = _type_names(types, self.registry)
         self.category = category
         self.page_size = page_size
-        self.poll_interval = poll_interval
+        self.poll_interval = 0.05 if poll_interval is None else poll_interval
+        self._push_timeout = (getattr(store.backend, "push_poll_interval", self.poll_interval)
+                              if poll_interval is None else poll_interval)
         self.retries = retries
         self.retry_delay = retry_delay
         self.processed = 0  #: events handled since this object was made
@@ -133,6 +140,9 @@ class Follower:
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop the thread; re-raises the error that stopped it, if any."""
         self._stopping.set()
+        wake = getattr(self.store.backend, "wake_waiters", None)
+        if wake is not None:
+            wake()
         if self._thread is not None:
             self._thread.join(timeout)
         if self.error is not None:
@@ -152,10 +162,23 @@ class Follower:
         return True
 
     def _run(self) -> None:
+        pause, failures = RECONNECT[0], 0
         try:
             while not self._stopping.is_set():
-                if self.step() == 0:
-                    self._wait()
+                try:
+                    if self.step() == 0:
+                        self._wait()
+                except StoreError as exc:  # connection lost, server restarting: resume
+                    failures += 1
+                    if failures == 1 or failures % 10 == 0:
+                        log.warning("%s: the store failed (%s); retrying from the checkpoint",
+                                    self.name, exc)
+                    self._stopping.wait(pause)
+                    pause = min(pause * 2, RECONNECT[1])
+                    continue
+                if failures:
+                    log.warning("%s: resumed after %d failed attempt(s)", self.name, failures)
+                    pause, failures = RECONNECT[0], 0
         except BaseException as exc:  # reported, never swallowed: stop() re-raises it
             self.error = exc
             log.error("%s stopped: %s", self.name, exc)
@@ -163,7 +186,7 @@ class Follower:
     def _wait(self) -> None:
         wait_for_events = getattr(self.store.backend, "wait_for_events", None)
         if wait_for_events is not None:
-            wait_for_events(self.checkpoint(), self.poll_interval)
+            wait_for_events(self.checkpoint(), self._push_timeout)
         else:
             self._stopping.wait(self.poll_interval)
 

@@ -6,10 +6,9 @@ backends/README.md; the SQL lives in :mod:`eslib.backends.postgres_sql`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
@@ -20,23 +19,18 @@ from ..errors import (
     WriteOutcomeUnknown,
     WrongExpectedVersion,
 )
-from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent
+from ..events import AppendResult, RecordedEvent
 from ..urls import hide_password
 from . import postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
-from .base import (
-    PAGE_SIZE,
-    SCHEMA_VERSION,
-    EventQuery,
-    Snapshot,
-    StoredId,
-    StreamAppend,
-    arrow_schema,
-    check_expected,
-    replayed_result,
-)
-from .postgres_sql import qmark_to_format
+from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend, arrow_schema
+from .postgres_push import SAFETY_POLL, BlockingTransaction, Listener
+from .postgres_write import PostgresTransaction, _append, _ensure_schema
+from .sql import qmark_to_format
+
+__all__ = ["BlockingTransaction", "PostgresBackend", "PostgresTransaction", "_append",
+           "qmark_to_format"]
 
 if TYPE_CHECKING:
     import psycopg
@@ -52,34 +46,16 @@ _OUTCOME_UNKNOWN = (
 )
 
 
-@dataclass(frozen=True)
-class BlockingTransaction:
-    """A running transaction that keeps ``read_all`` followers from seeing newer events."""
-
-    pid: int
-    database: str | None
-    user: str | None
-    application_name: str | None
-    state: str | None  # e.g. "idle in transaction"
-    xact_start: datetime | None
-    hidden_events: int  # committed events followers cannot be shown until it ends
-
-    def __str__(self) -> str:
-        return (
-            f"PostgreSQL backend pid {self.pid} ({self.state or 'unknown state'}, "
-            f"application {self.application_name or '?'!r}, user {self.user or '?'}, "
-            f"database {self.database or '?'}, transaction started {self.xact_start}) holds "
-            f"back {self.hidden_events} committed event(s): followers see them once it ends; "
-            "end it (COMMIT/ROLLBACK) or SELECT pg_terminate_backend(pid)"
-        )
-
-
 class PostgresBackend:
     """Events in PostgreSQL tables, through a ``psycopg_pool`` connection pool."""
 
     capabilities: frozenset[str] = frozenset({"sql", "multi_process"})
 
-    def __init__(self, target: str, pool_size: int = 4, **options: Any) -> None:
+    #: how long a follower with no explicit poll_interval waits between safety-net polls
+    push_poll_interval: float = SAFETY_POLL
+
+    def __init__(self, target: str, pool_size: int = 4, warn_blocked_after: float = 10.0,
+                 **options: Any) -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -89,8 +65,12 @@ class PostgresBackend:
             raise ConfigurationError(f"pool_size must be an int >= 1, got {pool_size!r}")
         if options:
             raise ConfigurationError(
-                f"unknown PostgreSQL option(s) {', '.join(sorted(options))}; accepted: pool_size"
+                f"unknown PostgreSQL option(s) {', '.join(sorted(options))}; accepted: "
+                "pool_size, warn_blocked_after"
             )
+        if not isinstance(warn_blocked_after, (int, float)) or warn_blocked_after < 0:
+            raise ConfigurationError(
+                f"warn_blocked_after must be seconds >= 0, got {warn_blocked_after!r}")
         self._safe_url = hide_password(target)
         kwargs: dict[str, Any] = {"autocommit": True}
         if "application_name" not in psycopg.conninfo.conninfo_to_dict(target):
@@ -112,6 +92,9 @@ class PostgresBackend:
             open=True,
             name="eslib",
         )
+        self.listener = Listener(
+            lambda: psycopg.connect(target, connect_timeout=5, **kwargs),
+            self._probe, self.blocking_transactions, float(warn_blocked_after))
         self._closed = False
 
     # -- connections and errors ------------------------------------------------
@@ -328,6 +311,25 @@ class PostgresBackend:
         rows = self._fetch("SELECT position FROM eslib_checkpoints WHERE name = %s", (name,))
         return int(rows[0][0]) if rows else 0
 
+    # -- live push -------------------------------------------------------------------
+
+    def wait_for_events(self, after_position: int, timeout: float) -> bool:
+        """The Subscription push hook: block until events may have been committed.
+
+        Woken by LISTEN/NOTIFY within milliseconds of a commit; ``timeout`` is the
+        safety-net poll. ``after_position`` is not compared with the head (a filtered
+        follower's checkpoint lags it): each thread's previous wait is the reference.
+        """
+        return self.listener.wait(timeout)
+
+    def wake_waiters(self) -> None:
+        self.listener.wake()
+
+    def _probe(self) -> tuple[int, bool]:
+        rows = self._fetch(sql.PROBE, ())
+        head, hidden = rows[0] if rows else (None, None)
+        return int(head or 0), bool(hidden)
+
     # -- operations ------------------------------------------------------------------
 
     def blocking_transactions(self) -> list[BlockingTransaction]:
@@ -344,136 +346,16 @@ class PostgresBackend:
     def close(self) -> None:
         if not getattr(self, "_closed", True):
             self._closed = True
+            self.listener.close()
             self._pool.close()
-
-
-class PostgresTransaction:
-    """A pool connection inside BEGIN … COMMIT; see :class:`~eslib.backends.base.Transaction`."""
-
-    def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any]) -> None:
-        self._backend = backend
-        self._conn = conn
-
-    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
-        with self._backend._translate(batch=batch):
-            return _append(self._conn, batch)
-
-    def execute(self, sql_text: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        with self._backend._translate():
-            cur = self._conn.execute(qmark_to_format(sql_text), tuple(params))
-            return cur.fetchall() if cur.description else []
-
-    def load_checkpoint(self, name: str) -> int:
-        with self._backend._translate():
-            row = self._conn.execute(
-                "SELECT position FROM eslib_checkpoints WHERE name = %s", (name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def save_checkpoint(self, name: str, position: int) -> None:
-        with self._backend._translate():
-            self._conn.execute(
-                "INSERT INTO eslib_checkpoints (name, position) VALUES (%s, %s)"
-                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                (name, position))
 
 
 class _Broken(StoreError):
     """A connection found broken while reading (retried once on a fresh one)."""
 
 
-def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> list[AppendResult]:
-    """One call of eslib_append; a second only to skip streams that are idempotent replays."""
-    results: dict[str, AppendResult] = {}
-    pending = list(batch)
-    while pending:
-        stream_of, offset, events = [], [], []
-        for i, item in enumerate(pending, start=1):
-            for k, e in enumerate(item.events, start=1):
-                stream_of.append(i)
-                offset.append(k)
-                events.append(e)
-        row = conn.execute(sql.APPEND, (
-            _array(a.stream_id for a in pending),
-            _array(str(_encode_expected(a.expected)) for a in pending),
-            _array(str(e.id) for e in events),
-            _array(e.type for e in events),
-            _array(e.data_json for e in events),
-            _array(e.metadata_json for e in events),
-            _array(e.recorded_at.isoformat() for e in events),
-            _array(map(str, stream_of)),
-            _array(map(str, offset)),
-        )).fetchone()
-        assert row is not None
-        written, versions, position, s_ids, s_streams, s_versions, s_positions = row
-        if written:
-            for item, version in zip(pending, versions, strict=True):
-                n = len(item.events)
-                results[item.stream_id] = AppendResult(
-                    item.stream_id, version + n, tuple(range(position, position + n)))
-                position += n
-            break
-        stored = [StoredId(*s) for s in zip(s_ids or (), s_streams or (), s_versions or (),
-                                           s_positions or (), strict=True)]
-        remaining = []
-        for item, actual in zip(pending, versions, strict=True):
-            mine = {e.id for e in item.events}
-            replayed = replayed_result(item, [s for s in stored if s.id in mine])
-            if replayed is None:
-                check_expected(item.stream_id, item.expected, actual)
-                remaining.append(item)
-            else:
-                results[item.stream_id] = replayed
-        pending = remaining
-    return [results[a.stream_id] for a in batch]
-
-
-def _ensure_schema(conn: psycopg.Connection[Any]) -> None:
-    """Create the schema when missing, once, even with several processes connecting at once."""
-    def version() -> int | None:
-        # pg_tables, not to_regclass: the catalog cache may not see a table another
-        # process created while we waited for the lock (advisory locks don't refresh it)
-        row = conn.execute("SELECT EXISTS (SELECT FROM pg_tables WHERE tablename = 'eslib_schema'"
-                           " AND schemaname = current_schema())").fetchone()
-        if not (row and row[0]):
-            return None
-        found = conn.execute("SELECT max(version) FROM eslib_schema").fetchone()
-        return int(found[0]) if found and found[0] is not None else None
-
-    current = version()
-    if current is None:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", sql.SCHEMA_LOCK)
-            current = version()  # another process may have created it while we waited
-            if current is None:
-                conn.execute(sql.SCHEMA)
-                conn.execute(postgres_bulk.FUNCTION)
-                conn.execute(sql.FENCE_FUNCTION)
-                conn.execute("INSERT INTO eslib_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
-                current = SCHEMA_VERSION
-    if current > SCHEMA_VERSION:
-        raise ConfigurationError(
-            f"the database holds eslib schema version {current}, newer than this eslib "
-            f"understands ({SCHEMA_VERSION}); upgrade eslib"
-        )
-
-
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET TIME ZONE 'UTC'")  # recorded_at comes back as UTC datetimes
-
-
-def _array(items: Iterable[str]) -> str:
-    """A PostgreSQL array literal: psycopg's list adaptation costs more than the append."""
-    return "{" + ",".join(
-        '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"
-
-
-def _encode_expected(expected: ExpectedVersion) -> int:
-    if expected is ANY:
-        return -1
-    if expected is STREAM_EXISTS:
-        return -2
-    assert isinstance(expected, int)
-    return expected
 
 
 def _is_broken(exc: psycopg.Error) -> bool:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 INVALID_JSON = "ESL02"
 
 FUNCTION = f"""
-CREATE FUNCTION eslib_bulk_append(
+CREATE OR REPLACE FUNCTION eslib_bulk_append(
     p_streams text[], p_types text[], p_data text[], p_metadata text[], p_ids uuid[],
     p_recorded_at timestamptz[], p_skip_existing boolean
 ) RETURNS bigint LANGUAGE plpgsql AS $fn$
@@ -88,6 +88,7 @@ BEGIN
                   WHERE e.stream_id = ANY (p_streams) GROUP BY e.stream_id) v
            USING (stream_id)
      ORDER BY k.rn;
+    {sql.NOTIFY}
     RETURN v_count;
 END
 $fn$;

@@ -1,4 +1,4 @@
-"""The PostgreSQL schema and statements of :mod:`eslib.backends.postgres`, and ``?`` → ``%s``.
+"""The PostgreSQL schema and statements of :mod:`eslib.backends.postgres`.
 
 backends/README.md explains the schema table by table and why the append takes
 the locks it takes; the comments here only say what each step is for.
@@ -15,7 +15,15 @@ SCHEMA_LOCK = (0x65736C63, 1)  # creating or migrating the schema
 # SQLSTATE raised when an append is not the first write of its transaction.
 NOT_FIRST_WRITE = "ESL01"
 
-SCHEMA = f"""
+# Live push: every appending transaction notifies this channel, delivered at its commit
+# (never for a rollback). The payload is constant, so PostgreSQL folds the notifications of
+# one transaction into one. ALTER DATABASE … SET eslib.notify = off stops it (followers then
+# wait for their safety-net poll): NOTIFY serialises committing writers on a global lock.
+CHANNEL = "eslib_events"
+NOTIFY = (f"IF coalesce(current_setting('eslib.notify', true), '') <> 'off' THEN "
+          f"PERFORM pg_notify('{CHANNEL}', ''); END IF;")
+
+SCHEMA = """
 CREATE TABLE eslib_schema (version int NOT NULL);
 
 CREATE SEQUENCE eslib_position_seq AS bigint;
@@ -45,7 +53,9 @@ CREATE TABLE eslib_checkpoints (
     name     text   COLLATE "C" PRIMARY KEY,
     position bigint NOT NULL
 );
+"""
 
+APPEND_FUNCTION = f"""
 -- One round trip per append (or append_many). Checks every stream first; writes only
 -- when no event id is already stored and every expected version holds. Otherwise it
 -- returns what it found and writes nothing, and Python words the outcome
@@ -55,7 +65,7 @@ CREATE TABLE eslib_checkpoints (
 -- 1-based place among that stream's events in this batch.
 -- Positions are consecutive from first_position (taken under the fence lock).
 -- Statements are kept simple: each costs a plan-cache lookup and an executor start.
-CREATE FUNCTION eslib_append(
+CREATE OR REPLACE FUNCTION eslib_append(
     p_streams text[], p_expected bigint[], p_ids uuid[], p_types text[], p_data text[],
     p_metadata text[], p_recorded_at timestamptz[], p_stream int[], p_offset int[],
     OUT written boolean, OUT versions bigint[], OUT first_position bigint,
@@ -140,6 +150,7 @@ BEGIN
           FROM unnest(p_ids, p_types, p_data, p_metadata, p_recorded_at, p_stream, p_offset)
                WITH ORDINALITY AS e(id, type, data, metadata, at, s, o, k);
     END IF;
+    {NOTIFY}
     written := true;
 END
 $fn$;
@@ -161,7 +172,7 @@ FENCE = "transaction_id < (SELECT eslib_fence())"
 # since the snapshot — counts, so the answer errs on the side of waiting. Nothing running:
 # the snapshot's xmax. pg_stat_activity shows xids in 32 bits, the snapshot in 64.
 FENCE_FUNCTION = """
-CREATE FUNCTION eslib_fence() RETURNS xid8 LANGUAGE sql STABLE AS $fn$
+CREATE OR REPLACE FUNCTION eslib_fence() RETURNS xid8 LANGUAGE sql STABLE AS $fn$
 SELECT CASE WHEN pg_snapshot_xmin(s) = pg_snapshot_xmax(s) THEN pg_snapshot_xmax(s)
        ELSE coalesce((
            SELECT min(x) FROM pg_snapshot_xip(s) AS x
@@ -196,71 +207,13 @@ SELECT a.pid, a.datname, a.usename, a.application_name, a.state, a.xact_start,
  ORDER BY a.xact_start
 """
 
-
-def qmark_to_format(text: str) -> str:
-    """Turn ``?`` placeholders into psycopg's ``%s``, escaping literal ``%``.
-
-    Leaves quoted strings ('…', E'…', "…", $tag$…$tag$) and comments alone, except
-    that ``%`` is doubled everywhere (psycopg reads the whole text).
-    """
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "?":
-            out.append("%s")
-            i += 1
-            continue
-        end = _skip_quoted(text, i)
-        if end == i:
-            out.append("%%" if c == "%" else c)
-            i += 1
-        else:
-            out.append(text[i:end].replace("%", "%%"))
-            i = end
-    return "".join(out)
-
-
-def _skip_quoted(text: str, i: int) -> int:
-    """The index just past the quoted string or comment starting at ``i`` (``i`` if none)."""
-    c, n = text[i], len(text)
-    if c == "'" or c == '"':
-        escapes = c == "'" and i > 0 and text[i - 1] in "eE" and (
-            i == 1 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
-        j = i + 1
-        while j < n:
-            if escapes and text[j] == "\\":
-                j += 2
-                continue
-            if text[j] == c:
-                if j + 1 < n and text[j + 1] == c:  # '' or "" inside the string
-                    j += 2
-                    continue
-                return j + 1
-            j += 1
-        return n
-    if text.startswith("--", i):
-        j = text.find("\n", i)
-        return n if j < 0 else j + 1
-    if text.startswith("/*", i):
-        depth, j = 0, i
-        while j < n:
-            if text.startswith("/*", j):
-                depth, j = depth + 1, j + 2
-            elif text.startswith("*/", j):
-                depth, j = depth - 1, j + 2
-                if depth == 0:
-                    return j
-            else:
-                j += 1
-        return n
-    if c == "$" and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
-        j = i + 1
-        while j < n and (text[j].isalnum() or text[j] == "_"):
-            j += 1
-        if j < n and text[j] == "$" and not text[i + 1:j][:1].isdigit():
-            tag = text[i:j + 1]
-            end = text.find(tag, j + 1)
-            return n if end < 0 else end + len(tag)
-    return i
-
+# For a waiting follower, in one snapshot: the newest position it may be shown, and
+# whether the newest committed event is hidden by the fence (then some are; the fence
+# moving shows them without a new notification, so the waiter polls briefly).
+PROBE = """
+WITH f AS (SELECT eslib_fence() AS x)
+SELECT (SELECT e.position FROM eslib_events e WHERE e.transaction_id < f.x
+         ORDER BY e.position DESC LIMIT 1),
+       (SELECT e.transaction_id >= f.x FROM eslib_events e ORDER BY e.position DESC LIMIT 1)
+  FROM f
+"""

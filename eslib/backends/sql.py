@@ -40,44 +40,70 @@ def where(query: EventQuery) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
-def qmark_to_format(sql: str) -> str:
+def qmark_to_format(text: str) -> str:
     """Turn ``?`` placeholders into psycopg's ``%s``, escaping literal ``%``.
 
-    ``?`` inside single-quoted strings, double-quoted identifiers, ``--`` and
-    ``/* */`` comments is left alone.
+    Leaves quoted strings ('…', E'…', "…", $tag$…$tag$) and comments alone, except
+    that ``%`` is doubled everywhere (psycopg reads the whole text).
     """
     out: list[str] = []
-    i, n = 0, len(sql)
+    i, n = 0, len(text)
     while i < n:
-        c = sql[i]
-        if c in ("'", '"'):
-            end = i + 1
-            while end < n:
-                if sql[end] == c:
-                    if end + 1 < n and sql[end + 1] == c:  # doubled quote escapes itself
-                        end += 2
-                        continue
-                    break
-                end += 1
-            out.append(sql[i : end + 1].replace("%", "%%"))
-            i = end + 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            end = n if end < 0 else end
-            out.append(sql[i:end].replace("%", "%%"))
-            i = end
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append(sql[i:end].replace("%", "%%"))
-            i = end
-        elif c == "?":
+        c = text[i]
+        if c == "?":
             out.append("%s")
             i += 1
-        elif c == "%":
-            out.append("%%")
+            continue
+        end = _skip_quoted(text, i)
+        if end == i:
+            out.append("%%" if c == "%" else c)
             i += 1
         else:
-            out.append(c)
-            i += 1
+            out.append(text[i:end].replace("%", "%%"))
+            i = end
     return "".join(out)
+
+
+def _skip_quoted(text: str, i: int) -> int:
+    """The index just past the quoted string or comment starting at ``i`` (``i`` if none)."""
+    c, n = text[i], len(text)
+    if c == "'" or c == '"':
+        escapes = c == "'" and i > 0 and text[i - 1] in "eE" and (
+            i == 1 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+        j = i + 1
+        while j < n:
+            if escapes and text[j] == "\\":
+                j += 2
+                continue
+            if text[j] == c:
+                if j + 1 < n and text[j + 1] == c:  # '' or "" inside the string
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return n
+    if text.startswith("--", i):
+        j = text.find("\n", i)
+        return n if j < 0 else j + 1
+    if text.startswith("/*", i):
+        depth, j = 0, i
+        while j < n:
+            if text.startswith("/*", j):
+                depth, j = depth + 1, j + 2
+            elif text.startswith("*/", j):
+                depth, j = depth - 1, j + 2
+                if depth == 0:
+                    return j
+            else:
+                j += 1
+        return n
+    if c == "$" and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+        j = i + 1
+        while j < n and (text[j].isalnum() or text[j] == "_"):
+            j += 1
+        if j < n and text[j] == "$" and not text[i + 1:j][:1].isdigit():
+            tag = text[i:j + 1]
+            end = text.find(tag, j + 1)
+            return n if end < 0 else end + len(tag)
+    return i
+
