@@ -92,9 +92,13 @@ class EventStoreServer:
     def start(self) -> EventStoreServer:
         from concurrent import futures
 
-        import grpc
+        try:
+            import grpc
 
-        from .proto.service import Service
+            from .proto.service import Service
+        except ImportError as exc:
+            raise ConfigurationError(f"serving needs the grpc extra ({exc.name} is missing): "
+                                     "pip install 'eslib[grpc]'") from exc
 
         limit = int(self._options["max_message_bytes"])
         backend = self.url.open_backend(**self._backend_options)

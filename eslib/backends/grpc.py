@@ -13,7 +13,6 @@ use the server-streaming Subscribe call and reconnect by themselves.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,13 +20,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import grpc
-from grpc_status import rpc_status
+from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreError
 
-from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreError, WriteOutcomeUnknown
+try:
+    import grpc
+    from grpc_status import rpc_status
+except ImportError as exc:  # pragma: no cover - the dev install has the extra
+    raise ConfigurationError(
+        f"grpc:// needs the grpc extra ({exc.name} is missing): pip install 'eslib[grpc]'"
+    ) from exc
 from ..events import AppendResult, RecordedEvent
 from ..proto import PROTOCOL_VERSION, SERVICE, codec
 from ..proto import eventstore_pb2 as pb
+from ..proto.transact import GrpcTransaction
 from ..urls import grpc_target
 from .base import EventQuery, Snapshot, StreamAppend, arrow_schema
 
@@ -369,78 +374,6 @@ class GrpcBackend:
             if self._watch_call is not None:
                 self._watch_call.cancel()
             self._channel.close()
-
-
-class GrpcTransaction:
-    """One Transact call. Checkpoint saves wait to travel with the next call that needs a reply."""
-
-    def __init__(self, backend: GrpcBackend) -> None:
-        self._backend = backend
-        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._responses: Any = None
-        self._held: list[Any] = []
-        self._failed = False
-
-    def _send(self, request: Any) -> Any:
-        if self._failed:
-            raise StoreError("this transaction was rolled back by an earlier error; "
-                             "start a new one")
-        if self._responses is None:
-            b = self._backend
-            self._responses = b._transact(iter(self._requests.get, None), metadata=b._metadata,
-                                          wait_for_ready=True)
-        batch, self._held = [*self._held, request], []
-        try:
-            for item in batch:
-                self._requests.put(item)
-            for _ in batch:
-                response = next(self._responses)
-        except grpc.RpcError as err:
-            self._failed = True
-            self._requests.put(None)
-            error = self._backend.error(err, "transaction")
-            if request.WhichOneof("op") == "commit" and type(error) is StoreError:
-                raise WriteOutcomeUnknown(f"the connection broke while committing: {error}; "
-                                          "the transaction may or may not be stored") from None
-            raise error from None
-        return response
-
-    def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
-        request = codec.batch_to_pb(batch)
-        self._backend._check_size(request)
-        response = self._send(pb.TransactRequest(append=request))
-        return [codec.result_from_pb(r) for r in response.append.results]
-
-    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        request = pb.ExecuteRequest(sql=sql, params=codec.dumps(list(params)) if params else "")
-        rows = codec.json_value(self._send(pb.TransactRequest(execute=request)).execute.rows,
-                                "rows")
-        return [tuple(row) for row in rows]
-
-    def load_checkpoint(self, name: str) -> int:
-        request = pb.TransactRequest(load_checkpoint=pb.LoadCheckpointRequest(name=name))
-        return int(self._send(request).load_checkpoint.position)
-
-    def save_checkpoint(self, name: str, position: int) -> None:
-        save = pb.SaveCheckpointRequest(name=name, position=position)
-        self._held.append(pb.TransactRequest(save_checkpoint=save))
-
-    def finish(self, commit: bool) -> None:
-        """Commit (or roll back) and end the call."""
-        if self._failed or (self._responses is None and (not commit or not self._held)):
-            return  # nothing reached the server, or it already rolled back
-        if not commit:
-            self._held = []
-        try:
-            self._send(pb.TransactRequest(commit=True) if commit
-                       else pb.TransactRequest(rollback=True))
-        except EslibError:
-            if commit:
-                raise
-        finally:
-            self._requests.put(None)
-            if self._responses is not None:
-                self._responses.cancel()
 
 
 def _serialize(message: Any) -> bytes:

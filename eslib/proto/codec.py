@@ -35,7 +35,18 @@ MAX_NAME = 255  # stream ids, event types (as the EventStore facade checks them)
 _STATES = {ANY: pb.EXPECTED_STATE_ANY, STREAM_EXISTS: pb.EXPECTED_STATE_STREAM_EXISTS}
 
 
-# -- time and JSON -----------------------------------------------------------------
+# -- decoding, time and JSON ---------------------------------------------------------
+
+
+class Rejected:
+    """A request that could not be decoded (malformed, bad UTF-8, too large)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def timestamp(value: datetime, message: Any) -> None:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -23,8 +23,8 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from ..backends.base import Backend, Snapshot
-from ..errors import ConfigurationError, EslibError, InvalidEvent
-from . import PROTOCOL_VERSION, SERVICE, codec
+from ..errors import EslibError, InvalidEvent
+from . import PROTOCOL_VERSION, SERVICE, codec, transact
 from . import eventstore_pb2 as pb
 
 log = logging.getLogger("eslib.server")
@@ -33,22 +33,15 @@ STREAM_IDS_PER_PAGE = 10  # ListStreams pages hold page_size * this many ids
 BULK_MESSAGES = 64  # a bulk append may carry this many max-size messages
 
 
-class Rejected:
-    """A request that could not be decoded (malformed, bad UTF-8, too large)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
 def deserializer(cls: Any, max_bytes: int) -> Callable[[bytes], Any]:
     def decode(data: bytes) -> Any:
         if len(data) > max_bytes:
-            return Rejected(f"the request is {len(data)} bytes, above the server's limit of "
+            return codec.Rejected(f"the request is {len(data)} bytes, above the server's limit of "
                             f"{max_bytes}; split it into smaller appends")
         try:
             return cls.FromString(data)
         except Exception as exc:  # DecodeError, and whatever a broken message raises
-            return Rejected(f"not a valid {cls.DESCRIPTOR.full_name}: {exc}")
+            return codec.Rejected(f"not a valid {cls.DESCRIPTOR.full_name}: {exc}")
 
     return decode
 
@@ -139,7 +132,7 @@ class Service:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
             error: EslibError
             try:
-                if isinstance(request, Rejected):
+                if isinstance(request, codec.Rejected):
                     raise InvalidEvent(request.reason)
                 return call(request)
             except EslibError as exc:
@@ -175,7 +168,7 @@ class Service:
         return response
 
     def append(self, request: Any) -> Any:
-        item = codec.append_from_pb(request, _now())
+        item = codec.append_from_pb(request, codec.utc_now())
         if len({e.id for e in item.events}) != len(item.events):
             raise InvalidEvent("the same event id appears twice in one append; ids must be "
                                "unique")
@@ -186,7 +179,7 @@ class Service:
         return response
 
     def append_many(self, request: Any) -> Any:
-        return self._append(codec.batch_from_pb(request, _now()))
+        return self._append(codec.batch_from_pb(request, codec.utc_now()))
 
     def bulk_append(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
         error: EslibError
@@ -206,10 +199,10 @@ class Service:
 
         names = ("stream_id", "type", "data", "metadata", "id", "recorded_at")
         columns: dict[str, list[Any]] = {name: [] for name in names}
-        size, skip, now = 0, False, _now()
+        size, skip, now = 0, False, codec.utc_now()
         now_us = (now - codec.EPOCH) // timedelta(microseconds=1)
         for request in requests:
-            if isinstance(request, Rejected):
+            if isinstance(request, codec.Rejected):
                 raise InvalidEvent(request.reason)
             size += request.ByteSize()
             if size > self.max_message_bytes * BULK_MESSAGES:
@@ -230,7 +223,7 @@ class Service:
                                           else schema.field(name).type) for name in names})
         table = table.set_column(5, "recorded_at",
                                  table["recorded_at"].cast(schema.field("recorded_at").type))
-        written = self.backend.bulk_append(normalise(table, _now, None), skip)
+        written = self.backend.bulk_append(normalise(table, codec.utc_now, None), skip)
         if written:
             self._notify()
         return pb.BulkAppendResponse(written=written)
@@ -311,7 +304,7 @@ class Service:
     # -- streams -----------------------------------------------------------------
 
     def subscribe(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        if isinstance(request, Rejected):
+        if isinstance(request, codec.Rejected):
             abort(context, InvalidEvent(request.reason))
         if not self._subscriptions.take():
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -369,65 +362,12 @@ class Service:
         self._open[id(context)] = (context, activity)
         self._start_watchdog()
         try:
-            yield from self._transact(requests, activity)
+            yield from transact.serve(self, requests, activity)
         except EslibError as exc:
             abort(context, exc)
         finally:
             self._open.pop(id(context), None)
             self._transactions.give()
-
-    def _transact(self, requests: Iterator[Any], activity: list[float]) -> Iterator[Any]:
-        appended = False
-        try:
-            with self.backend.transaction() as tx:
-                for request in requests:
-                    activity[0] = time.monotonic()
-                    if isinstance(request, Rejected):
-                        raise InvalidEvent(request.reason)
-                    op = request.WhichOneof("op")
-                    if op == "commit":
-                        break
-                    if op == "rollback":
-                        raise _RolledBack
-                    if op == "append":
-                        results = tx.append(codec.batch_from_pb(request.append, _now()))
-                        appended = True
-                        response = pb.TransactResponse()
-                        for result in results:
-                            codec.result_to_pb(result, response.append.results.add())
-                        yield response
-                    elif op == "execute":
-                        yield self._execute(tx, request.execute)
-                    elif op == "load_checkpoint":
-                        name = codec.name(request.load_checkpoint.name, "checkpoint name")
-                        yield pb.TransactResponse(load_checkpoint=pb.LoadCheckpointResponse(
-                            position=tx.load_checkpoint(name)))
-                    elif op == "save_checkpoint":
-                        save = request.save_checkpoint
-                        tx.save_checkpoint(codec.name(save.name, "checkpoint name"),
-                                           codec.bound(save.position, "checkpoint position", 0))
-                        yield pb.TransactResponse(done=True)
-                    else:
-                        raise InvalidEvent("a TransactRequest must set one operation")
-                else:  # the client went away without committing
-                    raise _RolledBack
-        except _RolledBack:
-            yield pb.TransactResponse(done=True)
-            return
-        if appended:
-            self._notify()
-        yield pb.TransactResponse(done=True)
-
-    def _execute(self, tx: Any, request: Any) -> Any:
-        if not self.allow_sql:
-            raise ConfigurationError("this server does not run SQL; start it with --allow-sql "
-                                     "to use SQL read models through it")
-        params = codec.json_value(request.params, "SQL parameters") if request.params else []
-        if not isinstance(params, list):
-            raise InvalidEvent("SQL parameters must be a JSON array")
-        rows = tx.execute(request.sql, params)
-        return pb.TransactResponse(execute=pb.ExecuteResponse(
-            rows=codec.dumps_lossy([list(row) for row in rows])))
 
     def _start_watchdog(self) -> None:
         if self._watchdog is None or not self._watchdog.is_alive():
@@ -445,12 +385,6 @@ class Service:
                     context.cancel()
 
 
-class _RolledBack(Exception):
-    """Internal: leave the transaction's ``with`` block so that it rolls back."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _json_text(text: str, what: str) -> str:
