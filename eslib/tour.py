@@ -23,6 +23,7 @@ import argparse
 import html
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -118,17 +119,29 @@ class Outcome:
 def execute(path: Path, *, cwd: Path, timeout: int = 600) -> tuple[Any, str]:
     """Execute one notebook with cwd ``cwd``; (the executed notebook, error text or "")."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient.exceptions import CellExecutionError
     from nbconvert.preprocessors import ExecutePreprocessor
 
     nb = nbformat.read(str(path), as_version=4)
     runner = ExecutePreprocessor(timeout=timeout, kernel_name="python3", record_timing=False)
+    # our own kernel manager: the kernel's stderr (start-up chatter) stays off the terminal;
+    # what a cell writes to stderr still reaches the notebook through the kernel protocol
+    km = KernelManager(kernel_name="python3")
     try:
-        runner.preprocess(nb, {"metadata": {"path": str(cwd)}})
+        km.start_kernel(cwd=str(cwd), stderr=subprocess.DEVNULL)
+        runner.preprocess(nb, {"metadata": {"path": str(cwd)}}, km=km)
     except CellExecutionError as exc:
         return nb, _first_lines(str(exc))
     except Exception as exc:  # a dead kernel, a timeout: the notebook failed, the tour goes on
         return nb, f"{type(exc).__name__}: {_first_lines(str(exc))}"
+    finally:
+        client = getattr(runner, "kc", None)
+        if client is not None:
+            client.stop_channels()
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+        km.context.destroy(linger=0)  # the manager made its own zmq context: no leaked sockets
     return nb, ""
 
 

@@ -60,3 +60,29 @@ def test_clean_normalises_what_a_run_adds():
     nbformat.validate(nb)
     nb.cells.append(new_code_cell("2"))  # never executed
     assert any("no execution count" in p for p in tour.problems(nb))
+
+
+def test_tour_reports_each_notebook_and_writes_html(tmp_path, capsys):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    good = new_notebook(cells=[new_markdown_cell("# ok"), new_code_cell("print(6 * 7)"),
+                               new_code_cell("1 / 0", metadata={"tags": ["raises-exception"]})])
+    bad = new_notebook(cells=[new_code_cell("raise SystemError('broken on purpose')")])
+    course = tmp_path / "course"
+    course.mkdir()
+    nbformat.write(good, str(course / "001-good.ipynb"))
+    nbformat.write(bad, str(course / "002-bad.ipynb"))
+    before = {p: p.read_bytes() for p in course.iterdir()}
+
+    outcomes = tour.tour(tour.course(course), tmp_path / "out")
+
+    assert [(o.notebook, o.passed) for o in outcomes] == [
+        ("001-good.ipynb", True), ("002-bad.ipynb", False)]
+    assert "broken on purpose" in outcomes[1].error
+    assert "42" in (tmp_path / "out" / "001-good.html").read_text(encoding="utf-8")
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "1 of 2 notebooks passed" in index and 'href="002-bad.html"' in index
+    assert {p: p.read_bytes() for p in course.iterdir()} == before  # executed in a copy
+    printed = capsys.readouterr().out
+    assert "passed" in printed and "FAILED" in printed and "002-bad.ipynb" in printed
