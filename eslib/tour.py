@@ -40,6 +40,7 @@ NOTEBOOK_METADATA: dict[str, Any] = {
                    "name": "python3"},
     "language_info": {"name": "python", "pygments_lexer": "ipython3"},
 }
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: the only cell metadata key a committed notebook keeps
 CELL_METADATA_KEYS = frozenset({"tags"})
 
@@ -73,6 +74,9 @@ def clean(nb: Any) -> Any:
             for output in cell.outputs:
                 if "metadata" in output and output.output_type != "display_data":
                     output.metadata = {}
+                data = output.get("data", {})
+                if WIDGET_VIEW in data and "text/plain" in data:
+                    del data[WIDGET_VIEW]  # its model (random ids) is not kept: show the text
     return nb
 
 
