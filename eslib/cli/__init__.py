@@ -4,7 +4,7 @@ Every command takes ``--url`` (default: $ESLIB_URL, else ``duckdb:///eslib.duckd
 and ``--debug``; errors print as one line on stderr with exit code 1.
 One module per group of commands: :mod:`.inspect` (streams, read, tail, stats),
 :mod:`.admin` (append, init, doctor), :mod:`.transfer` (import, export, copy) and
-:mod:`.bench`.
+:mod:`.bench`; ``serve`` comes from :mod:`eslib.server`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..server import serve_command
 from .admin import append, doctor, init
 from .base import EslibGroup, install_connector
 from .bench import bench
@@ -33,7 +34,8 @@ def cli(ctx: click.Context) -> None:
     install_connector(ctx)
 
 
-for command in (streams, read, tail, append, stats, import_, export, copy, init, doctor, bench):
+for command in (streams, read, tail, append, stats, import_, export, copy, init, doctor, bench,
+                serve_command):
     cli.add_command(command)
 
 
