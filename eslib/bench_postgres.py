@@ -80,7 +80,8 @@ def _writer(url: str, prefix: str, seconds: float, ready: Any, out: Any) -> None
 def writers_rate(url: str, processes: int, seconds: float = 3.0,
                  follower: bool = False) -> tuple[float, list[float]]:
     """Total appends/s of ``processes`` writer processes on distinct streams, started
-    together; with a follower polling read_all, also its lag (delivered - recorded_at)."""
+    together; with a follower (a Subscription woken by LISTEN/NOTIFY), also its lag:
+    delivered - recorded_at (the writer's clock just before the append)."""
     import eslib
 
     ctx = multiprocessing.get_context("spawn")
@@ -91,20 +92,34 @@ def writers_rate(url: str, processes: int, seconds: float = 3.0,
     for w in workers:
         w.start()
     lags: list[float] = []
+
+    def deliver(event: object, recorded: Any) -> None:
+        if recorded.stream_id.startswith(f"w{tag}") and recorded.data["n"] >= 0:
+            lags.append((datetime.now(timezone.utc) - recorded.recorded_at).total_seconds())
+
     with eslib.connect(url) as store:
-        position = store.head_position()
+        sub = eslib.Subscription(store, deliver, from_position=store.head_position() + 1)
+        if follower:
+            sub.start()
         ready.wait()
-        deadline = time.perf_counter() + seconds + 0.2
-        while follower and time.perf_counter() < deadline:
-            for event in store.read_all(position + 1):
-                if event.stream_id.startswith(f"w{tag}") and event.data["n"] >= 0:
-                    lags.append((datetime.now(timezone.utc) - event.recorded_at).total_seconds())
-                position = event.position
-            time.sleep(0.002)
-    total = sum(out.get(timeout=60 + seconds) for _ in workers)
+        total = sum(out.get(timeout=60 + seconds) for _ in workers)
+        if follower:
+            sub.wait_until(store.head_position(), 10)
+            sub.stop()
     for w in workers:
         w.join()
     return total / seconds, lags
+
+
+def set_notify(url: str, on: bool) -> None:
+    """Switch NOTIFY in eslib_append on or off for new connections to ``url``'s database."""
+    import psycopg
+    from psycopg import sql
+
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET eslib.notify = {}").format(
+            sql.Identifier(str(name)), sql.Literal("on" if on else "off")))
 
 
 def to_dataframe_rate(url: str, n: int = 100_000) -> float:
@@ -147,12 +162,18 @@ def run(admin_url: str = DEFAULT_ADMIN, say: Callable[[str], None] = print) -> d
             figures[f"writers_{n}_per_s"] = rate
             say(f"{n} writer process(es), appends/s {rate:9.0f}   "
                 f"{rate / figures['writers_1_per_s']:.2f}x one writer")
+            set_notify(url, False)  # the same, without NOTIFY at commit (no live push)
+            quiet, _ = writers_rate(url, n)
+            set_notify(url, True)
+            figures[f"writers_{n}_no_notify_per_s"] = quiet
+            say(f"  without NOTIFY                {quiet:9.0f}   "
+                f"NOTIFY costs {1 - rate / quiet:.0%}")
         rate, lags = writers_rate(url, 4, follower=True)
         if lags:
             lags.sort()
             p50, p99 = statistics.median(lags), lags[int(len(lags) * 0.99) - 1]
             figures.update(follower_lag_p50_ms=p50 * 1000, follower_lag_p99_ms=p99 * 1000)
-            say(f"follower lag under 4 writers ({rate:.0f}/s), polling every 2 ms: "
+            say(f"follower lag under 4 writers ({rate:.0f}/s), pushed by NOTIFY: "
                 f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
         df_rate = to_dataframe_rate(url)
         figures["to_dataframe_rows_per_s"] = df_rate

@@ -161,9 +161,9 @@ class Listener:
                 self.wake()  # commits made before LISTEN was in place were not heard
                 pause = RECONNECT[0]
                 while not self._closed:
+                    # wake at each notification as it comes (not when the generator ends);
                     # the timeout only lets the loop see close(); no query is sent
-                    heard = sum(1 for _ in conn.notifies(timeout=0.25))
-                    if heard:
+                    for _ in conn.notifies(timeout=0.25):
                         self.wake()
             except Exception as exc:
                 if not self._closed:
