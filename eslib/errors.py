@@ -16,7 +16,8 @@ escape a backend are wrapped, the original kept as ``__cause__``::
     ├── ConcurrencyError
     │   └── WrongExpectedVersion    the stream moved since it was read
     ├── StoreError                  the backend failed (connection, SQL, I/O)
-    │   └── WriteOutcomeUnknown     the connection broke during a commit
+    │   ├── WriteOutcomeUnknown     the connection broke during a commit
+    │   └── QueryError              the database rejected an analysis query (its message kept)
     ├── StoreClosedError            the store was used after close()
     └── HandlerError                a projection/subscription/process handler kept failing
         └── SubscriptionStopped     …so the follower stopped at that event (never skips it)
@@ -84,6 +85,11 @@ class WriteOutcomeUnknown(StoreError):
     The write may or may not have been stored. Retrying the same append (same
     event ids) is safe: it is idempotent.
     """
+
+
+class QueryError(StoreError):
+    """The database rejected a query given to :func:`eslib.analysis.sql`; the message is the
+    database's own, the driver's error is ``__cause__``."""
 
 
 class StoreClosedError(EslibError):
