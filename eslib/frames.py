@@ -1,0 +1,378 @@
+"""How :mod:`eslib.analysis` builds frames on each backend (its public API lives there).
+
+DuckDB runs SQL in the store's connection (under the backend's lock); PostgreSQL runs
+it on a pool connection, read-only, and returns expanded events through ``COPY … CSV``
+parsed by Arrow; any other backend (memory, gRPC) hands its Arrow table of events to
+a private in-process DuckDB, so that it runs the very same SQL as a DuckDB store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import EventQuery
+from .backends.sql import qmark_to_format, where
+from .errors import QueryError, StoreError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    from .store import EventStore
+
+Announce = Callable[[int, int], None]
+
+EVENT_COLUMNS = ("position", "stream_id", "version", "type", "recorded_at")
+_DUCK_INTS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+              "UBIGINT"}
+_DUCK_FLOATS = {"FLOAT", "DOUBLE", "HUGEINT", "UHUGEINT", "DECIMAL"}
+_DUCK_SQL = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
+_PG_SQL = {"int": "bigint", "float": "double precision", "bool": "boolean"}
+_READ_ONLY = ("SELECT", "EXPLAIN")  # what sql() accepts on DuckDB: it must not change the store
+
+# Leaf paths of a JSON column: (column name, path of keys, kind int|float|bool|text).
+Leaf = tuple[str, tuple[str, ...], str]
+
+
+# -- which engine -------------------------------------------------------------------
+
+
+def _kind(store: EventStore) -> str:
+    from .backends.duckdb import DuckDBBackend
+    from .backends.postgres import PostgresBackend
+
+    if isinstance(store.backend, DuckDBBackend):
+        return "duckdb"
+    if isinstance(store.backend, PostgresBackend):
+        return "postgres"
+    return "arrow"
+
+
+def _scratch(table: pa.Table) -> duckdb.DuckDBPyConnection:
+    """A private DuckDB whose ``eslib_events`` view shows ``table`` like the real table."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'").fetchall()
+    con.register("eslib_arrow_events", table)
+    con.execute(
+        "CREATE VIEW eslib_events AS SELECT position, stream_id, version, CAST(id AS UUID) AS id,"
+        " type, CAST(data AS JSON) AS data, CAST(metadata AS JSON) AS metadata, recorded_at"
+        " FROM eslib_arrow_events").fetchall()
+    return con
+
+
+# -- events, expanded ---------------------------------------------------------------------
+
+
+def events(store: EventStore, query: EventQuery, *, expand: bool, metadata: bool,
+           announce: Announce) -> pd.DataFrame:
+    kind = _kind(store)
+    if kind == "postgres":
+        table = _pg_events(store, query, expand, metadata, announce)
+    elif kind == "duckdb":
+        backend: Any = store.backend
+        with backend.lock:
+            table = _duck_events(backend.connection, query, expand, metadata, announce)
+    else:
+        con = _scratch(store.to_arrow(query.stream_id, from_position=query.from_position,
+                                      to_position=query.to_position, types=query.types,
+                                      category=query.category, limit=query.limit))
+        try:
+            table = _duck_events(con, EventQuery(), expand, metadata, announce)
+        finally:
+            con.close()
+    return to_pandas(table).set_index("position")
+
+
+def _duck_events(con: duckdb.DuckDBPyConnection, query: EventQuery, expand: bool,
+                 metadata: bool, announce: Announce) -> pa.Table:
+    clause, params = where(query)
+    limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
+    base = f"(SELECT * FROM eslib_events WHERE {clause} ORDER BY position{limit}) AS e"
+    count, data_shape, meta_shape = con.execute(
+        f"SELECT count(*), json_group_structure(data), json_group_structure(metadata)"
+        f" FROM {base}", params).fetchall()[0]
+    columns = list(EVENT_COLUMNS)
+    for name, shape, wanted in (("data", data_shape, True), ("metadata", meta_shape, metadata)):
+        if not wanted:
+            continue
+        if not expand:
+            columns.append(f"CAST({name} AS VARCHAR) AS {name}")
+            continue
+        for column, path, kind in _leaves(json.loads(shape) if shape else {}, name):
+            pointer = "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in path)
+            value = f"json_extract_string({name}, {_literal(pointer)})"
+            if kind in _DUCK_SQL:
+                value = f"CAST({value} AS {_DUCK_SQL[kind]})"
+            columns.append(f"{value} AS {_identifier(column)}")
+    announce(count, len(columns))
+    return con.sql(f"SELECT {', '.join(columns)} FROM {base} ORDER BY position",
+                   params=params).to_arrow_table()
+
+
+def _leaves(shape: dict[str, Any], column: str, prefix: tuple[str, ...] = ()) -> Iterator[Leaf]:
+    """Leaf paths of a ``json_group_structure`` result, in first-seen order."""
+    for key, sub in shape.items():
+        path = (*prefix, key)
+        if isinstance(sub, dict):
+            yield from _leaves(sub, column, path)  # an empty object has no leaves
+            continue
+        if isinstance(sub, list):
+            kind = "text"
+        elif sub in _DUCK_INTS:
+            kind = "int"
+        elif sub in _DUCK_FLOATS or str(sub).startswith("DECIMAL"):
+            kind = "float"
+        else:
+            kind = "bool" if sub == "BOOLEAN" else "text"
+        yield _name(column, path), path, kind
+
+
+def _name(column: str, path: tuple[str, ...]) -> str:
+    name = ".".join(path)
+    if column == "metadata" or name in EVENT_COLUMNS:
+        return f"{column}.{name}"
+    return name
+
+
+def _pg_events(store: EventStore, query: EventQuery, expand: bool, metadata: bool,
+               announce: Announce) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from .backends import postgres_sql
+
+    clause, params = where(query)
+    clause = f"{clause} AND {postgres_sql.FENCE}"
+    limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
+    base = f"(SELECT * FROM eslib_events WHERE {clause} ORDER BY position{limit}) AS e"
+    backend: Any = store.backend
+
+    def discover(conn: Any) -> tuple[int, dict[str, list[Leaf]]]:
+        count = conn.execute(qmark_to_format(f"SELECT count(*) FROM {base}"), params).fetchone()
+        leaves: dict[str, list[Leaf]] = {}
+        for name in ("data", "metadata") if expand else ():
+            if name == "metadata" and not metadata:
+                continue
+            rows = conn.execute(qmark_to_format(_PG_PATHS.format(column=name, base=base)),
+                                params).fetchall()
+            leaves[name] = [(_name(name, tuple(path)), tuple(path), _pg_kind(kinds, whole))
+                            for path, kinds, whole in rows]
+        return int(count[0]), leaves
+
+    count, leaves = backend._run(discover)
+    columns = ["position", "stream_id", "version", "type", "recorded_at"]
+    types: list[pa.DataType] = [pa.int64(), pa.string(), pa.int64(), pa.string(),
+                                pa.timestamp("us", tz="UTC")]
+    names = list(EVENT_COLUMNS)
+    select_params: list[object] = []
+    for name in ("data", "metadata"):
+        if name == "metadata" and not metadata:
+            continue
+        if not expand:
+            columns.append(f"{name}::text")
+            types.append(pa.string())
+            names.append(name)
+            continue
+        for column, path, kind in leaves[name]:
+            value = f"({name} #>> ?::text[])"
+            select_params.append(list(path))
+            columns.append(f"{value}::{_PG_SQL[kind]}" if kind in _PG_SQL else value)
+            types.append({"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}.get(
+                kind, pa.string()))
+            names.append(column)
+    announce(count, len(columns))
+    schema = pa.schema(list(zip(names, types, strict=True)))
+    copy = qmark_to_format(
+        f"COPY (SELECT {', '.join(columns)} FROM {base} ORDER BY position) TO STDOUT CSV")
+
+    def fetch(conn: Any) -> bytes:
+        buffer = bytearray()
+        with conn.cursor() as cur, cur.copy(copy, select_params + params) as out:
+            for block in out:
+                buffer += block
+        return bytes(buffer)
+
+    data = backend._run(fetch)
+    if not data:
+        return schema.empty_table()
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=schema, null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
+    )
+
+
+# Leaf paths of a json column in first-seen order (position, then key order within the
+# document: json, unlike jsonb, keeps it), with their JSON types and whether all numbers
+# are whole.
+_PG_PATHS = """
+WITH RECURSIVE walk(pos, path, ord, value) AS (
+    SELECT e.position, ARRAY[j.key], ARRAY[j.ord], j.value
+    FROM {base}, json_each(e.{column}) WITH ORDINALITY AS j(key, value, ord)
+  UNION ALL
+    SELECT w.pos, w.path || j.key, w.ord || j.ord, j.value
+    FROM walk w, json_each(CASE WHEN json_typeof(w.value) = 'object' THEN w.value
+                                ELSE '{{}}'::json END) WITH ORDINALITY AS j(key, value, ord)
+)
+SELECT path, array_agg(DISTINCT json_typeof(value)),
+       bool_and(json_typeof(value) <> 'number' OR value::text ~ '^-?[0-9]+$')
+FROM walk WHERE json_typeof(value) <> 'object'
+GROUP BY path ORDER BY min(ARRAY[pos] || ord)
+"""
+
+
+def _pg_kind(kinds: list[str], whole: bool) -> str:
+    seen = set(kinds) - {"null"}
+    if seen == {"number"}:
+        return "int" if whole else "float"
+    return "bool" if seen == {"boolean"} else "text"
+
+
+# -- SQL ----------------------------------------------------------------------------------
+
+
+def run_sql(store: EventStore, query: str, params: list[object],
+            announce: Announce) -> pd.DataFrame:
+    kind = _kind(store)
+    if kind == "postgres":
+        return _pg_sql(store, query, params, announce)
+    if kind == "duckdb":
+        backend: Any = store.backend
+        with backend.lock:
+            table = _duck_sql(backend.connection, query, params)
+    else:
+        con = _scratch(store.to_arrow())
+        try:
+            table = _duck_sql(con, query, params)
+        finally:
+            con.close()
+    announce(table.num_rows, table.num_columns)
+    return to_pandas(table)
+
+
+def _duck_sql(con: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> pa.Table:
+    import duckdb
+
+    try:
+        statements = con.extract_statements(query)
+        if len(statements) != 1:
+            raise QueryError(f"give one query at a time, got {len(statements)} statements")
+        kind = statements[0].type.name
+        if kind not in _READ_ONLY:
+            raise QueryError(
+                f"sql() only reads (SELECT …), got a {kind} statement; change read models "
+                "in a projection or with store.transaction()")
+        return con.sql(query, params=params or None).to_arrow_table()
+    except duckdb.IOException as exc:
+        raise StoreError(f"DuckDB I/O error: {exc}") from exc
+    except duckdb.Error as exc:
+        raise QueryError(f"the query failed: {exc}") from exc
+
+
+def _pg_sql(store: EventStore, query: str, params: list[object],
+            announce: Announce) -> pd.DataFrame:
+    import pandas as pd
+    import psycopg
+    import pyarrow as pa
+    from psycopg.types.string import TextLoader
+
+    backend: Any = store.backend
+
+    def fetch(conn: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with conn.transaction(), conn.cursor() as cur:
+            for type_name in ("json", "jsonb", "uuid"):  # as text, as DuckDB returns them
+                cur.adapters.register_loader(type_name, TextLoader)
+            cur.execute("SET TRANSACTION READ ONLY")
+            try:
+                cur.execute(qmark_to_format(query), params)
+            except psycopg.Error as exc:
+                if (exc.sqlstate or "08").startswith("08"):  # connection trouble: not the query
+                    raise
+                raise QueryError(f"the query failed: {str(exc).strip()}") from exc
+            if cur.description is None:
+                return [], []
+            return [d.name for d in cur.description], cur.fetchall()
+
+    names, rows = backend._run(fetch)
+    announce(len(rows), len(names))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays: dict[str, Any] = {}
+    for name, values in zip(names, columns, strict=True):
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            arrays[name] = list(values)  # mixed Python values stay objects
+    arrow = {n: a for n, a in arrays.items() if isinstance(a, pa.Array)}
+    frame = to_pandas(pa.table(arrow)) if arrow else pd.DataFrame(index=range(len(rows)))
+    for name, values in arrays.items():
+        if not isinstance(values, pa.Array):
+            frame[name] = pd.Series(values, dtype=object)
+    return frame[names] if names else frame
+
+
+# -- Arrow to pandas -----------------------------------------------------------------------
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas with analysis dtypes: decimals as int64 (whole) or float64,
+    intervals as timedeltas, integer and boolean columns with nulls as Int64/boolean."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    nullable: dict[str, str] = {}
+    for i, field in enumerate(table.schema):
+        column = table.column(i)
+        if pa.types.is_decimal(field.type):
+            target = pa.int64() if field.type.scale == 0 else pa.float64()
+            try:
+                column = pc.cast(column, target)
+            except pa.ArrowInvalid:  # too big for int64
+                column = pc.cast(column, pa.float64())
+        elif pa.types.is_interval(field.type):
+            column = _interval_to_duration(column)
+        if (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)) \
+                and column.null_count:
+            nullable[field.name] = "Int64" if pa.types.is_integer(column.type) else "boolean"
+        table = table.set_column(i, field.name, column)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    for name, dtype in nullable.items():
+        frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+def _interval_to_duration(column: Any) -> Any:
+    import pyarrow as pa
+
+    # microseconds, as PostgreSQL's intervals arrive; a month counts 30 days, as in SQL
+    day_us = 86_400 * 10**6
+    values = [None if v is None else (v.months * 30 + v.days) * day_us + v.nanoseconds // 1000
+              for v in column.to_pylist()]  # intervals are query results: few rows
+    return pa.array(values, pa.int64()).cast(pa.duration("us"))
+
+
+def empty(columns: list[str], index: str) -> pd.DataFrame:
+    """An empty frame with these columns, ``index`` as its (int64) index."""
+    import pandas as pd
+
+    frame = pd.DataFrame({c: pd.Series(dtype=_EMPTY_DTYPES.get(c, object)) for c in columns})
+    return frame.set_index(index)
+
+
+_EMPTY_DTYPES = {"position": "int64", "version": "int64", "recorded_at": "datetime64[us, UTC]",
+                 "stream_id": "str", "type": "str"}
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
