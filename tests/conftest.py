@@ -100,3 +100,29 @@ def store(make_store: StoreFactory) -> eslib.EventStore:
 @pytest.fixture
 def backend_name(make_store: StoreFactory) -> str:
     return make_store.backend  # type: ignore[attr-defined,no-any-return]
+
+
+SQL_BACKENDS = ("duckdb", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run only on these backends; the others are not collected "
+        "(a capability, not a skip)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("backends")
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("make_store") if callspec else None
+        if marker and backend in BACKENDS and backend not in marker.args:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

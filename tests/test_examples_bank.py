@@ -70,9 +70,8 @@ def pd_na():
     return pd.NA
 
 
+@pytest.mark.backends("duckdb", "postgres")  # SQL read models
 def test_balance_table_matches_balances(store):
-    if "sql" not in store.capabilities:
-        pytest.skip("SQL read models need DuckDB or PostgreSQL")
     _bank(store)
     runner = eslib.ProjectionRunner(store, BalanceTable())
     runner.run_until_caught_up()

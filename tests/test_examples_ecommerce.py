@@ -111,9 +111,8 @@ def test_shop_on_every_backend(store):
         ["o1", "paid", 3, 2050], ["o2", "cancelled", 0, 0]]
 
 
+@pytest.mark.backends("duckdb", "postgres")  # SQL read models
 def test_sales_by_product_in_sql(store):
-    if "sql" not in store.capabilities:
-        pytest.skip("SQL read models need DuckDB or PostgreSQL")
     shop = _shop(store)
     for order_id, qty in (("o1", 1), ("o2", 3)):
         shop.start_order(order_id, "ann")

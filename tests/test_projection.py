@@ -83,9 +83,7 @@ def fill(store, accounts=3, deposits=4) -> dict[str, int]:
     return expected
 
 
-def needs_sql(store) -> None:
-    if "sql" not in store.capabilities:
-        pytest.skip("the memory backend has no SQL tables")
+needs_sql = pytest.mark.backends("duckdb", "postgres")  # SQL read models: not on memory
 
 
 def test_catch_up_python_read_model(store):
@@ -112,8 +110,8 @@ def test_crash_in_the_middle_python_read_model(store):
     assert projection.balances == expected
 
 
+@needs_sql
 def test_crash_in_the_middle_sql_read_model(store):
-    needs_sql(store)
     expected = fill(store)
     runner = eslib.ProjectionRunner(store, SQLBalances(fail_at=8), page_size=5, retries=0)
     with pytest.raises(eslib.SubscriptionStopped, match="position 8"):
@@ -153,9 +151,8 @@ def test_rebuild(store):
         assert table(store) == expected
 
 
+@pytest.mark.backends("memory")
 def test_sql_projection_needs_sql(store):
-    if "sql" in store.capabilities:
-        pytest.skip("SQL backends accept SQL projections")
     with pytest.raises(eslib.ConfigurationError, match="no SQL"):
         eslib.ProjectionRunner(store, SQLBalances())
     with pytest.raises(eslib.ConfigurationError, match="needs SQL"):
@@ -177,8 +174,8 @@ def test_inline_projection_commits_with_the_append(store):
         assert store.load_checkpoint("sql_balances") == 2
 
 
+@needs_sql
 def test_failing_inline_projection_aborts_the_save(store):
-    needs_sql(store)
     projection = SQLBalances()
     repo = eslib.Repository(store, Account, inline_projections=[projection])
     account = repo.new("1")
