@@ -76,6 +76,8 @@ def events_frame(
     becomes ``"data.<key>"``), and with ``metadata=True`` one ``"metadata.<key>"``
     column per metadata key. ``expand=False`` keeps ``data`` (and ``metadata``) as
     JSON text. An unknown stream or category gives an empty frame with these columns.
+    It shows every committed event (on PostgreSQL also those a ``read_all`` follower
+    is still held back from by its ordering fence).
 
     >>> events_frame(store, category="order", types=["OrderPlaced"])   # doctest: +SKIP
     """
@@ -104,16 +106,19 @@ def sql(store: EventStore, query: str, params: Sequence[object] | None = None) -
     return frames.run_sql(store, query, list(params or ()), announce=_announce)
 
 
-def counts_per_type(store: EventStore, freq: str = "hour") -> pd.DataFrame:
+def counts_per_type(
+    store: EventStore, freq: str = "hour", *, category: str | None = None
+) -> pd.DataFrame:
     """Events per type per ``freq`` (a ``date_trunc`` unit: minute, hour, day, …).
 
     Columns ``period`` (UTC), ``type``, ``events``; sorted by period, then type.
     """
     if freq not in ("second", "minute", "hour", "day", "week", "month", "year"):
         raise ConfigurationError(f"freq must be a date_trunc unit such as 'hour', got {freq!r}")
+    where = "WHERE split_part(stream_id, '-', 1) = ?" if category else ""
     return sql(store, f"""
         SELECT date_trunc('{freq}', recorded_at) AS period, type, count(*) AS events
-        FROM eslib_events GROUP BY 1, 2 ORDER BY 1, 2""")
+        FROM eslib_events {where} GROUP BY 1, 2 ORDER BY 1, 2""", [category] if category else [])
 
 
 def stream_lengths(store: EventStore, category: str | None = None) -> pd.DataFrame:

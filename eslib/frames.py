@@ -144,65 +144,54 @@ def _pg_events(store: EventStore, query: EventQuery, expand: bool, metadata: boo
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from .backends import postgres_sql
-
+    # Every committed event, without read_all's follower fence (analysis keeps no
+    # checkpoint), all statements in one snapshot so the columns match the rows.
     clause, params = where(query)
-    clause = f"{clause} AND {postgres_sql.FENCE}"
     limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
     base = f"(SELECT * FROM eslib_events WHERE {clause} ORDER BY position{limit}) AS e"
+    wanted = ["data", "metadata"] if metadata else ["data"]
+    arrow_types = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+                   "text": pa.string()}
+
+    def fetch(conn: Any) -> tuple[pa.Schema, bytes]:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            count = conn.execute(qmark_to_format(f"SELECT count(*) FROM {base}"),
+                                 params).fetchone()[0]
+            columns = list(EVENT_COLUMNS)
+            fields = [pa.field("position", pa.int64()), pa.field("stream_id", pa.string()),
+                      pa.field("version", pa.int64()), pa.field("type", pa.string()),
+                      pa.field("recorded_at", pa.timestamp("us", tz="UTC"))]
+            select_params: list[object] = []
+            for name in wanted:
+                if not expand:
+                    columns.append(f"{name}::text")
+                    fields.append(pa.field(name, pa.string()))
+                    continue
+                paths = conn.execute(qmark_to_format(_PG_PATHS.format(column=name, base=base)),
+                                     params).fetchall()
+                for path, kinds, whole in paths:
+                    kind = _pg_kind(kinds, whole)
+                    value = f"({name} #>> ?::text[])"
+                    select_params.append(list(path))
+                    columns.append(f"{value}::{_PG_SQL[kind]}" if kind in _PG_SQL else value)
+                    fields.append(pa.field(_name(name, tuple(path)), arrow_types[kind]))
+            announce(int(count), len(columns))
+            copy = qmark_to_format(f"COPY (SELECT {', '.join(columns)} FROM {base}"
+                                   " ORDER BY position) TO STDOUT CSV")
+            buffer = bytearray()
+            with conn.cursor() as cur, cur.copy(copy, select_params + params) as out:
+                for block in out:
+                    buffer += block
+        return pa.schema(fields), bytes(buffer)
+
     backend: Any = store.backend
-
-    def discover(conn: Any) -> tuple[int, dict[str, list[Leaf]]]:
-        count = conn.execute(qmark_to_format(f"SELECT count(*) FROM {base}"), params).fetchone()
-        leaves: dict[str, list[Leaf]] = {}
-        for name in ("data", "metadata") if expand else ():
-            if name == "metadata" and not metadata:
-                continue
-            rows = conn.execute(qmark_to_format(_PG_PATHS.format(column=name, base=base)),
-                                params).fetchall()
-            leaves[name] = [(_name(name, tuple(path)), tuple(path), _pg_kind(kinds, whole))
-                            for path, kinds, whole in rows]
-        return int(count[0]), leaves
-
-    count, leaves = backend._run(discover)
-    columns = ["position", "stream_id", "version", "type", "recorded_at"]
-    types: list[pa.DataType] = [pa.int64(), pa.string(), pa.int64(), pa.string(),
-                                pa.timestamp("us", tz="UTC")]
-    names = list(EVENT_COLUMNS)
-    select_params: list[object] = []
-    for name in ("data", "metadata"):
-        if name == "metadata" and not metadata:
-            continue
-        if not expand:
-            columns.append(f"{name}::text")
-            types.append(pa.string())
-            names.append(name)
-            continue
-        for column, path, kind in leaves[name]:
-            value = f"({name} #>> ?::text[])"
-            select_params.append(list(path))
-            columns.append(f"{value}::{_PG_SQL[kind]}" if kind in _PG_SQL else value)
-            types.append({"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}.get(
-                kind, pa.string()))
-            names.append(column)
-    announce(count, len(columns))
-    schema = pa.schema(list(zip(names, types, strict=True)))
-    copy = qmark_to_format(
-        f"COPY (SELECT {', '.join(columns)} FROM {base} ORDER BY position) TO STDOUT CSV")
-
-    def fetch(conn: Any) -> bytes:
-        buffer = bytearray()
-        with conn.cursor() as cur, cur.copy(copy, select_params + params) as out:
-            for block in out:
-                buffer += block
-        return bytes(buffer)
-
-    data = backend._run(fetch)
+    schema, data = backend._run(fetch)
     if not data:
         return schema.empty_table()
     return pacsv.read_csv(
         pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(column_names=names),
+        read_options=pacsv.ReadOptions(column_names=schema.names),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types=schema, null_values=[""], strings_can_be_null=True,
