@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def _loads(text: str) -> dict[str, object]:
-    return {} if text == "{}" else json.loads(text)  # type: ignore[no-any-return]
+    return {} if text == "{}" else json.loads(text)
 
 
 class MemoryBackend:
