@@ -115,13 +115,13 @@ def _check_uuids(ids: pa.ChunkedArray) -> None:
             raise InvalidEvent(f"row {row}: id {value!r} is not a UUID") from None
 
 
-def check_object(text: str, name: str) -> str:
-    """``text`` if it is a JSON object, else InvalidEvent (for backends validating in Python)."""
+def parse_object(text: str, name: str) -> dict[str, Any]:
+    """The JSON object in ``text``, else InvalidEvent (for backends validating in Python)."""
     try:
         value = json.loads(text)
     except ValueError:
         raise InvalidEvent(f"{name} {text[:40]!r} is not JSON") from None
     if not isinstance(value, dict):
         raise InvalidEvent(f"{name} must be a JSON object, got {text[:40]!r}")
-    return text
+    return value
 

@@ -13,7 +13,6 @@ from ..errors import ConfigurationError, DuplicateEventId
 from ..events import AppendResult, RecordedEvent
 from .base import (
     EventQuery,
-    PreparedEvent,
     Snapshot,
     StoredId,
     StreamAppend,
@@ -84,31 +83,31 @@ class MemoryBackend:
             return [r for r in results if r is not None]
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
-        from ..bulk import check_object
+        from ..bulk import parse_object
 
         rows = []
         seen: set[uuid.UUID] = set()
+        columns = table.to_pydict()
         with self._lock:
-            for row in table.to_pylist():
-                event_id = uuid.UUID(row["id"]) if row["id"] else uuid.uuid4()
+            for i, stream_id in enumerate(columns["stream_id"]):
+                given = columns["id"][i]
+                event_id = uuid.UUID(given) if given else uuid.uuid4()
                 if event_id in self._ids or event_id in seen:
                     if skip_existing:
                         continue
                     raise DuplicateEventId([str(event_id)], "(bulk append: nothing written)")
                 seen.add(event_id)
-                rows.append((row["stream_id"], PreparedEvent(
-                    event_id, row["type"], check_object(row["data"], "data"),
-                    check_object(row["metadata"], "metadata"), row["recorded_at"],
-                )))
-            for stream_id, p in rows:  # every row checked: write them in table order
-                stream = self._streams.setdefault(stream_id, [])
-                event = RecordedEvent(
-                    stream_id, len(stream) + 1, len(self._log) + 1, p.id, p.type,
-                    json.loads(p.data_json), json.loads(p.metadata_json), p.recorded_at,
-                )
+                rows.append((stream_id, event_id, columns["type"][i],
+                             parse_object(columns["data"][i], "data"),
+                             parse_object(columns["metadata"][i], "metadata"),
+                             columns["recorded_at"][i]))
+            for stream_id, event_id, type_, data, metadata, recorded_at in rows:
+                stream = self._streams.setdefault(stream_id, [])  # all checked: write in order
+                event = RecordedEvent(stream_id, len(stream) + 1, len(self._log) + 1, event_id,
+                                      type_, data, metadata, recorded_at)
                 stream.append(event)
                 self._log.append(event)
-                self._ids[p.id] = event
+                self._ids[event_id] = event
         return len(rows)
 
     def read_stream(
