@@ -240,9 +240,8 @@ def test_read_model_of_a_plain_dict_projection(store):
     assert analysis.read_model(counts).values.tolist() == [["A", 2], ["B", 1]]
 
 
-def test_read_model_of_a_sql_projection(bank, backend_name):
-    if backend_name == "memory":
-        pytest.skip("SQL read models need a SQL backend (capability 'sql')")
+@pytest.mark.backends("duckdb", "postgres")  # SQL read models
+def test_read_model_of_a_sql_projection(bank):
     eslib.ProjectionRunner(bank, BalanceTable()).run_until_caught_up()
     table = analysis.read_model(store=bank, table="bank_balances").sort_values("account")
     assert table[["account", "balance"]].values.tolist() == [["a", 120], ["b", 7]]
