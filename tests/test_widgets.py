@@ -179,3 +179,24 @@ def test_projection_monitor_stops_when_asked(bank):
     monitor._stopping.set()
     monitor.stop()
     assert monitor.checkpoint == 1
+
+
+# -- the Voilà dashboard (served for real in test_browser.py) ------------------------------------
+
+
+def test_dashboard_command_and_store(monkeypatch):
+    from eslib import dashboard
+
+    assert dashboard.NOTEBOOK.exists()
+    argv = dashboard.command(port=9999, token="t")
+    assert argv[1:4] == ["-m", "voila", str(dashboard.NOTEBOOK)]
+    assert {"--port=9999", "--token=t", "--no-browser", "--Voila.ip=127.0.0.1"} <= set(argv)
+    monkeypatch.setenv(dashboard.DEMO_ENV, "1")
+    with dashboard.open_store() as demo:
+        assert demo.head_position() > 1000
+        explorer = widgets.StreamExplorer(demo, page_size=15)
+        assert explorer.stream_id == "account-A01" and explorer.pages == 2
+    monkeypatch.setenv(dashboard.DEMO_ENV, "0")
+    monkeypatch.setenv("ESLIB_URL", "memory://")
+    with dashboard.open_store() as store:
+        assert store.url.scheme == "memory"
