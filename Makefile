@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: tour test test-notebooks lint notebooks lab clean browser
+.PHONY: tour test test-notebooks lint notebooks lab dashboard clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ notebooks: $(STAMP)           ## re-execute notebooks/ in place: fresh outputs, 
 
 lab: $(STAMP)                 ## JupyterLab on the course
 	$(BIN)/jupyter lab notebooks/
+
+dashboard: $(STAMP)           ## the stream explorer as a web page (Voila) on $ESLIB_URL; DEMO=1: demo data
+	$(BIN)/python -m eslib.dashboard $(if $(DEMO),--demo)
 
 # The widget tests drive a real Chromium. Debian's package works offline here;
 # playwright's own browser download does not. Needs root (CI runs as root).
