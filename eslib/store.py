@@ -19,6 +19,7 @@ from .backends.base import (
 )
 from .errors import InvalidEvent, StoreClosedError
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .ids import uuid7
 from .unit_of_work import Batch, StoreTransaction
 from .urls import DEFAULT_URL, StoreURL, parse_url
 from .validation import MAX_STREAM_ID as MAX_STREAM_ID  # re-exported for callers
@@ -86,7 +87,7 @@ class EventStore:
         self.backend = backend
         self.url = url
         self._clock = clock or _utc_now
-        self._id_factory = id_factory or uuid.uuid4
+        self._id_factory = id_factory or uuid7
         self._custom_ids = id_factory is not None
         self._id_lock = threading.Lock()  # deterministic factories are rarely thread-safe
         self._closed = False
@@ -141,43 +142,50 @@ class EventStore:
         return Batch(self)
 
     def _append(self, batch: list[StreamAppend]) -> list[AppendResult]:
-        self._check_open()
-        ids = [e.id for a in batch for e in a.events]
-        if len(set(ids)) != len(ids):
-            raise InvalidEvent("the same event id appears twice in one append; ids must be unique")
+        if self._closed:
+            raise StoreClosedError()
+        if len(batch) > 1 or len(batch[0].events) > 1:
+            ids = [e.id for a in batch for e in a.events]
+            if len(set(ids)) != len(ids):
+                raise InvalidEvent(
+                    "the same event id appears twice in one append; ids must be unique")
         return self.backend.append(batch)
 
     def _prepare(
         self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedVersion
     ) -> StreamAppend:
-        check_stream_id(stream_id)
-        check_expected_version(expected)
-        if isinstance(events, NewEvent) or not isinstance(events, (list, tuple)):
+        # exact type tests first (the hot path of every append), the full checks on a miss
+        if type(stream_id) is not str or not 0 < len(stream_id) <= MAX_STREAM_ID:
+            check_stream_id(stream_id)
+        if type(expected) is not int or expected < 0:
+            check_expected_version(expected)
+        if type(events) is not list and type(events) is not tuple and (
+                isinstance(events, NewEvent) or not isinstance(events, (list, tuple))):
             raise InvalidEvent(
                 f"events for {stream_id!r} must be a list of eslib.NewEvent, "
                 f"got {type(events).__name__}"
             )
         if not events:
             raise InvalidEvent(f"nothing to append to {stream_id!r}: give at least one event")
-        return StreamAppend(stream_id, expected, tuple(self._prepare_event(e) for e in events))
+        return StreamAppend(stream_id, expected, tuple([self._prepare_event(e) for e in events]))
 
     def _prepare_event(self, event: NewEvent) -> PreparedEvent:
-        if not isinstance(event, NewEvent):
+        # the hot path of every append: exact type checks first, the general ones after
+        if type(event) is not NewEvent and not isinstance(event, NewEvent):
             raise InvalidEvent(f"expected an eslib.NewEvent, got {type(event).__name__}")
-        if not isinstance(event.type, str) or not event.type or len(event.type) > MAX_TYPE:
+        kind = event.type
+        if type(kind) is not str or not kind or len(kind) > MAX_TYPE:
             raise InvalidEvent(
                 f"event type must be a non-empty string of at most {MAX_TYPE} characters, "
-                f"got {event.type!r}"
+                f"got {kind!r}"
             )
-        data_json = to_json(event.data, "data", event.type)
-        metadata_json = to_json({} if event.metadata is None else event.metadata, "metadata",
-                                 event.type)
+        metadata = event.metadata
         return PreparedEvent(
-            id=self._event_id(event),
-            type=event.type,
-            data_json=data_json,
-            metadata_json=metadata_json,
-            recorded_at=self._now(),
+            self._event_id(event) if event.id is not None or self._custom_ids else uuid7(),
+            kind,
+            to_json(event.data, "data", kind),
+            "{}" if metadata is None else to_json(metadata, "metadata", kind),
+            self._now(),
         )
 
     def _event_id(self, event: NewEvent) -> uuid.UUID:
@@ -196,6 +204,8 @@ class EventStore:
 
     def _now(self) -> datetime:
         now = self._clock()
+        if type(now) is datetime and now.tzinfo is timezone.utc:
+            return now
         if not isinstance(now, datetime) or now.tzinfo is None:
             raise InvalidEvent("the store's clock must return timezone-aware datetimes")
         return now.astimezone(timezone.utc)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from .backends.base import EventQuery
 from .errors import InvalidEvent
 from .events import StreamState
-
-# one encoder, not one per call as json.dumps(..., separators=...) would build
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+from .json_text import encode
 
 MAX_STREAM_ID = 255
 MAX_TYPE = 255
@@ -26,8 +23,8 @@ def to_json(value: Any, what: str, event_type: str) -> str:
     if not value:
         return "{}"
     try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
+        return encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidEvent(
             f"{what} of a {event_type!r} event is not JSON-serialisable: {exc}; "
             "convert it to str, int, float, bool, None, list or dict first"

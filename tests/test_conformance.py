@@ -284,6 +284,12 @@ def test_to_dataframe_of_nothing_has_the_columns(store):
 # -- validation -------------------------------------------------------------------
 
 
+def _cyclic() -> dict[str, object]:
+    value: dict[str, object] = {"a": 1}
+    value["self"] = value
+    return value
+
+
 @pytest.mark.parametrize(
     "bad_events",
     [
@@ -296,9 +302,10 @@ def test_to_dataframe_of_nothing_has_the_columns(store):
         [],
         ["not an event"],
         [NewEvent("ok"), NewEvent("T", {"x": {1, 2}})],
+        [NewEvent("T", _cyclic())],
     ],
     ids=["empty-type", "object", "list-data", "nan", "str-metadata", "bad-id", "no-events",
-         "str-event", "second-bad"],
+         "str-event", "second-bad", "cyclic"],
 )
 def test_invalid_events_write_nothing(store, bad_events):
     with pytest.raises(eslib.InvalidEvent) as info:

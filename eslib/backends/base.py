@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ..errors import DuplicateEventId, WrongExpectedVersion
 from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent
@@ -43,9 +43,11 @@ PAGE_SIZE = 1000
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
-    """A validated event, serialised once by the facade for every backend."""
+class PreparedEvent(NamedTuple):
+    """A validated event, serialised once by the facade for every backend.
+
+    Named tuples, not frozen dataclasses: built on every append, they cost a third.
+    """
 
     id: uuid.UUID
     type: str
@@ -54,8 +56,7 @@ class PreparedEvent:
     recorded_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class StreamAppend:
+class StreamAppend(NamedTuple):
     """The events to append to one stream, with the version the caller expects."""
 
     stream_id: str

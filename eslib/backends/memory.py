@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, DuplicateEventId
-from ..events import AppendResult, RecordedEvent
+from ..events import AppendResult, RecordedEvent, recorded_event
+from ..json_text import decode
 from .base import (
     EventQuery,
     Snapshot,
@@ -24,10 +25,6 @@ from .base import (
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-
-def _loads(text: str) -> dict[str, object]:
-    return {} if text == "{}" else json.loads(text)
 
 
 class MemoryBackend:
@@ -45,42 +42,45 @@ class MemoryBackend:
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         with self._lock:
-            results: list[AppendResult | None] = []
             ids = self._ids
+            replays: list[AppendResult | None] = []
             for item in batch:
                 replayed = None
-                if any(p.id in ids for p in item.events):
-                    replayed = replayed_result(item, [
-                        StoredId(e.id, e.stream_id, e.version, e.position)
-                        for e in (ids.get(p.id) for p in item.events) if e is not None
-                    ])
-                if replayed is None:
-                    actual = len(self._streams.get(item.stream_id, ()))
-                    check_expected(item.stream_id, item.expected, actual)
-                results.append(replayed)
-            # every check passed: now write, so a failing batch leaves nothing behind
-            for i, item in enumerate(batch):
-                if results[i] is not None:
-                    continue
-                stream = self._streams.setdefault(item.stream_id, [])
-                positions = []
                 for p in item.events:
-                    event = RecordedEvent(
-                        item.stream_id,
-                        len(stream) + 1,
-                        len(self._log) + 1,
-                        p.id,
-                        p.type,
-                        _loads(p.data_json),  # a private copy the caller cannot mutate
-                        _loads(p.metadata_json),
+                    if p.id in ids:
+                        replayed = replayed_result(item, [
+                            StoredId(e.id, e.stream_id, e.version, e.position)
+                            for e in (ids.get(p.id) for p in item.events) if e is not None
+                        ])
+                        break
+                if replayed is None:
+                    stream = self._streams.get(item.stream_id)
+                    check_expected(item.stream_id, item.expected, len(stream) if stream else 0)
+                replays.append(replayed)
+            # every check passed: now write, so a failing batch leaves nothing behind
+            log = self._log
+            results = []
+            for item, replayed in zip(batch, replays, strict=True):
+                if replayed is not None:
+                    results.append(replayed)
+                    continue
+                stream_id = item.stream_id
+                stream = self._streams.setdefault(stream_id, [])
+                first = len(log) + 1
+                for p in item.events:
+                    event = recorded_event(
+                        stream_id, len(stream) + 1, len(log) + 1, p.id, p.type,
+                        decode(p.data_json),  # a private copy the caller cannot mutate
+                        decode(p.metadata_json),
                         p.recorded_at,
                     )
                     stream.append(event)
-                    self._log.append(event)
-                    self._ids[p.id] = event
-                    positions.append(event.position)
-                results[i] = AppendResult(item.stream_id, len(stream), tuple(positions))
-            return [r for r in results if r is not None]
+                    log.append(event)
+                    ids[p.id] = event
+                last = len(log)
+                positions = (last,) if last == first else tuple(range(first, last + 1))
+                results.append(AppendResult(stream_id, len(stream), positions))
+            return results
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
         from ..bulk import parse_object

@@ -19,7 +19,7 @@ from ..errors import (
     WriteOutcomeUnknown,
     WrongExpectedVersion,
 )
-from ..events import AppendResult, RecordedEvent
+from ..events import AppendResult, RecordedEvent, recorded_event
 from ..urls import hide_password
 from . import postgres_bulk
 from . import postgres_sql as sql
@@ -371,7 +371,7 @@ def _shown(expected: object) -> int | str:
 
 
 def _event(row: tuple[Any, ...]) -> RecordedEvent:
-    return RecordedEvent(*row)
+    return recorded_event(*row)
 
 
 def _where(query: EventQuery) -> tuple[str, list[object]]:
