@@ -99,80 +99,100 @@ class PostgresBackend:
 
     # -- connections and errors ------------------------------------------------
 
+    def _release(self, conn: psycopg.Connection[Any]) -> None:
+        """After an error: the append function releases its session lock itself, even on
+        errors; this makes sure. (Done here, not as the pool's reset callback: that hands
+        every returned connection to a worker thread, ~40% slower.)"""
+        if not conn.broken and conn.info.transaction_status == _IDLE:
+            try:
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            except Exception:
+                conn.close()
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         with self._pool.connection() as conn:
             try:
                 yield conn
             except BaseException:
-                # The append function releases its session lock itself, even on errors;
-                # this makes sure. (Done here, not as the pool's reset callback: that
-                # hands every returned connection to a worker thread, ~40% slower.)
-                if not conn.broken and conn.info.transaction_status == _IDLE:
-                    try:
-                        conn.execute("SELECT pg_advisory_unlock_all()")
-                    except Exception:
-                        conn.close()
+                self._release(conn)
                 raise
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, write: bool = False,
              batch: Sequence[StreamAppend] = (), retry: bool = True) -> T:
         """Run ``work`` on a pool connection, retrying once on a connection found broken.
 
-        Retrying an append is safe: the same event ids make it idempotent.
+        Retrying an append is safe: the same event ids make it idempotent. (Plain
+        try/except, no context managers: this wraps every call, appends included.)
         """
+        pool = self._pool
         for attempt in (1, 2):
             try:
-                with self._translate(write=write, batch=batch), self._connection() as conn:
+                conn = pool.getconn()
+                try:
                     return work(conn)
-            except (WriteOutcomeUnknown, _Broken):
-                if attempt == 2 or not retry:
+                except BaseException:
+                    self._release(conn)
                     raise
-                self._pool.check()  # the server may have dropped every idle connection too
+                finally:
+                    pool.putconn(conn)
+            except Exception as exc:
+                error = exc if isinstance(exc, EslibError) else self._translated(
+                    exc, write=write, batch=batch)
+                if not isinstance(error, (WriteOutcomeUnknown, _Broken)) or attempt == 2 \
+                        or not retry:
+                    if error is exc:
+                        raise
+                    raise error from exc
+            pool.check()  # the server may have dropped every idle connection too
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
     def _translate(self, *, write: bool = False,
                    batch: Sequence[StreamAppend] = ()) -> Iterator[None]:
         """The one place where driver errors become eslib errors (original as __cause__)."""
-        import psycopg
-        from psycopg import errors as pe
-        from psycopg_pool import PoolClosed, PoolTimeout
-
         try:
             yield
         except EslibError:
             raise
-        except (PoolTimeout, PoolClosed) as exc:  # nothing was sent: the outcome is known
-            raise StoreError(
-                f"no PostgreSQL connection available from {self._safe_url}: {exc}"
-            ) from exc
-        except pe.UniqueViolation as exc:
+        except Exception as exc:
+            raise self._translated(exc, write=write, batch=batch) from exc
+
+    def _translated(self, exc: Exception, *, write: bool,
+                    batch: Sequence[StreamAppend]) -> Exception:
+        """The eslib error for a driver error (``exc`` itself when it is none of them)."""
+        import psycopg
+        from psycopg import errors as pe
+        from psycopg_pool import PoolClosed, PoolTimeout
+
+        if isinstance(exc, (PoolTimeout, PoolClosed)):  # nothing was sent: outcome known
+            return StoreError(f"no PostgreSQL connection available from {self._safe_url}: {exc}")
+        if isinstance(exc, pe.UniqueViolation):
             constraint = getattr(exc.diag, "constraint_name", None) or ""
             if constraint == "eslib_events_id_key":
-                raise DuplicateEventId(
+                return DuplicateEventId(
                     [str(e.id) for a in batch for e in a.events][:3],
                     "(written concurrently by another append)",
-                ) from exc
+                )
             if constraint == "eslib_events_stream_id_version_key" and batch:
                 first = batch[0]
-                raise WrongExpectedVersion(
-                    first.stream_id, _shown(first.expected), self.stream_version(first.stream_id)
-                ) from exc
-            raise StoreError(f"PostgreSQL: {exc}") from exc
-        except psycopg.Error as exc:
+                return WrongExpectedVersion(
+                    first.stream_id, _shown(first.expected), self.stream_version(first.stream_id))
+            return StoreError(f"PostgreSQL: {exc}")
+        if isinstance(exc, psycopg.Error):
             if exc.sqlstate == sql.NOT_FIRST_WRITE:
-                raise ConfigurationError(
+                return ConfigurationError(
                     "an append must be the first write in a PostgreSQL transaction, and a "
                     "transaction appends once (use append_many for several streams): the "
                     "global order read_all guarantees depends on it"
-                ) from exc
+                )
             if _is_broken(exc):
                 if write:
-                    raise WriteOutcomeUnknown(_OUTCOME_UNKNOWN) from exc
-                raise _Broken(f"lost the connection to PostgreSQL at {self._safe_url}: "
-                              f"{hide_password(str(exc)).strip()}") from exc
-            raise StoreError(f"PostgreSQL ({exc.sqlstate or 'client'}): {exc}") from exc
+                    return WriteOutcomeUnknown(_OUTCOME_UNKNOWN)
+                return _Broken(f"lost the connection to PostgreSQL at {self._safe_url}: "
+                               f"{hide_password(str(exc)).strip()}")
+            return StoreError(f"PostgreSQL ({exc.sqlstate or 'client'}): {exc}")
+        return exc
 
     # -- writing ---------------------------------------------------------------------
 

@@ -29,11 +29,7 @@ DECLARE
     v_first bigint;
     v_count bigint;
     v_bad bigint;
-BEGIN
-    IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '{sql.NOT_FIRST_WRITE}',
-            MESSAGE = 'an append must be the first write in a transaction';
-    END IF;
+BEGIN{sql.FIRST_WRITE_CHECK}
     -- other writers wait until this commits; a lock assigns no transaction id
     LOCK TABLE eslib_events IN SHARE ROW EXCLUSIVE MODE;
 
@@ -58,19 +54,7 @@ BEGIN
         RETURN 0;
     END IF;
 
-    -- the fence, as in eslib_append: xid and positions taken together under one short lock
-    PERFORM pg_advisory_lock({sql.FENCE_LOCK[0]}, {sql.FENCE_LOCK[1]});
-    BEGIN
-        v_xid := pg_current_xact_id();
-        v_first := nextval('eslib_position_seq');
-        IF v_count > 1 THEN
-            PERFORM setval('eslib_position_seq', v_first + v_count - 1);
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        PERFORM pg_advisory_unlock({sql.FENCE_LOCK[0]}, {sql.FENCE_LOCK[1]});
-        RAISE;
-    END;
-    PERFORM pg_advisory_unlock({sql.FENCE_LOCK[0]}, {sql.FENCE_LOCK[1]});
+    -- the fence, as in eslib_append{sql.take_positions("v_count", "v_xid", "v_first")}
 
     INSERT INTO eslib_events
            (position, stream_id, version, id, type, data, metadata, recorded_at, transaction_id)

@@ -23,6 +23,34 @@ CHANNEL = "eslib_events"
 NOTIFY = (f"IF coalesce(current_setting('eslib.notify', true), '') <> 'off' THEN "
           f"PERFORM pg_notify('{CHANNEL}', ''); END IF;")
 
+# plpgsql shared by the append functions (eslib_append, eslib_append_one, eslib_bulk_append).
+FIRST_WRITE_CHECK = f"""
+    IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '{NOT_FIRST_WRITE}',
+            MESSAGE = 'an append must be the first write in a transaction';
+    END IF;"""
+
+
+def take_positions(count: str, xid: str, first: str) -> str:
+    """The fence, as plpgsql: the transaction id is assigned and ``count`` positions taken
+    under one short session lock, so transaction-id order equals position order among
+    appending transactions. Released at once, not at commit (also on an error)."""
+    more = (f"""
+        IF {count} > 1 THEN
+            PERFORM setval('eslib_position_seq', {first} + {count} - 1);
+        END IF;""" if count != "1" else "")
+    return f"""
+    PERFORM pg_advisory_lock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
+    BEGIN
+        {xid} := pg_current_xact_id();
+        {first} := nextval('eslib_position_seq');{more}
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
+        RAISE;
+    END;
+    PERFORM pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});"""
+
+
 SCHEMA = """
 CREATE TABLE eslib_schema (version int NOT NULL);
 
@@ -81,11 +109,7 @@ DECLARE
     n_events int := cardinality(p_ids);
     v_xid xid8;
     v_max bigint;
-BEGIN
-    IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '{NOT_FIRST_WRITE}',
-            MESSAGE = 'an append must be the first write in a transaction';
-    END IF;
+BEGIN{FIRST_WRITE_CHECK}
 
     -- 1. wait for a bulk append in progress (it holds SHARE ROW EXCLUSIVE) before reading
     --    versions; then one writer per stream, several streams locked in one fixed order
@@ -120,21 +144,7 @@ BEGIN
         RETURN;
     END IF;
 
-    -- 3. the fence: the transaction id is assigned and the positions are taken under
-    --    one short session lock, so transaction-id order equals position order among
-    --    appending transactions. Released at once, not at commit.
-    PERFORM pg_advisory_lock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
-    BEGIN
-        v_xid := pg_current_xact_id();
-        first_position := nextval('eslib_position_seq');
-        IF n_events > 1 THEN
-            PERFORM setval('eslib_position_seq', first_position + n_events - 1);
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        PERFORM pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
-        RAISE;
-    END;
-    PERFORM pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
+    -- 3. the fence{take_positions("n_events", "v_xid", "first_position")}
 
     -- 4. write
     IF n_events = 1 THEN
@@ -160,6 +170,44 @@ APPEND = (
     "SELECT * FROM eslib_append(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::text[],"
     " %s::text[], %s::timestamptz[], %s::int[], %s::int[])"
 )
+
+APPEND_ONE_FUNCTION = f"""
+-- eslib_append for the common case, one event to one stream, with scalar arguments:
+-- the client builds and parses no arrays (half its work per append). On a conflict or
+-- an id already stored it writes nothing and returns written = false; the client then
+-- calls eslib_append, which reports the details.
+CREATE OR REPLACE FUNCTION eslib_append_one(
+    p_stream text, p_expected bigint, p_id uuid, p_type text, p_data text, p_metadata text,
+    p_recorded_at timestamptz, OUT written boolean, OUT version bigint,
+    OUT first_position bigint
+) LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+    v_xid xid8;
+BEGIN{FIRST_WRITE_CHECK}
+    LOCK TABLE eslib_events IN ROW EXCLUSIVE MODE;
+    PERFORM pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_stream));
+    SELECT coalesce(max(e.version), 0) INTO version
+      FROM eslib_events e WHERE e.stream_id = p_stream;
+    written := false;
+    IF (p_expected >= 0 AND p_expected <> version) OR (p_expected = -2 AND version = 0)
+       OR EXISTS (SELECT FROM eslib_events e WHERE e.id = p_id) THEN
+        RETURN;
+    END IF;
+{take_positions("1", "v_xid", "first_position")}
+
+    INSERT INTO eslib_events
+        (position, stream_id, version, id, type, data, metadata, recorded_at, transaction_id)
+    VALUES (first_position, p_stream, version + 1, p_id, p_type, p_data::json,
+            p_metadata::json, p_recorded_at, v_xid);
+    {NOTIFY}
+    written := true;
+END
+$fn$;
+"""
+
+APPEND_ONE = "SELECT * FROM eslib_append_one(%s, %s, %s, %s, %s, %s, %s)"
 
 # Rows a read_all follower may be shown: only those of transactions older than every
 # transaction still running that could be appending. Because transaction-id order equals

@@ -55,6 +55,16 @@ class PostgresTransaction:
 
 def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> list[AppendResult]:
     """One call of eslib_append; a second only to skip streams that are idempotent replays."""
+    if len(batch) == 1 and len(batch[0].events) == 1:
+        item = batch[0]
+        event = item.events[0]
+        row = conn.execute(sql.APPEND_ONE, (
+            item.stream_id, _encode_expected(item.expected), event.id, event.type,
+            event.data_json, event.metadata_json, event.recorded_at)).fetchone()
+        assert row is not None
+        if row[0]:
+            return [AppendResult(item.stream_id, row[1] + 1, (row[2],))]
+        # a conflict or a stored id: nothing was written; the general call words it
     results: dict[str, AppendResult] = {}
     pending = list(batch)
     while pending:
@@ -133,8 +143,8 @@ def _ensure_schema(conn: psycopg.Connection[Any]) -> None:
 
 
 def _functions() -> dict[str, str]:
-    return {"eslib_append": sql.APPEND_FUNCTION, "eslib_bulk_append": postgres_bulk.FUNCTION,
-            "eslib_fence": sql.FENCE_FUNCTION}
+    return {"eslib_append": sql.APPEND_FUNCTION, "eslib_append_one": sql.APPEND_ONE_FUNCTION,
+            "eslib_bulk_append": postgres_bulk.FUNCTION, "eslib_fence": sql.FENCE_FUNCTION}
 
 
 def _create_functions(conn: psycopg.Connection[Any]) -> None:
