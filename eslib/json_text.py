@@ -31,8 +31,13 @@ def encode(value: Any) -> str:
     return "".join(_encode_chunks(value, 0))
 
 
-def decode(text: str) -> Any:
-    """The value of a JSON document (``json.loads``, without its per-call overhead)."""
+def decode(text: str | bytes | memoryview) -> Any:
+    """The value of a JSON document (``json.loads``, without its per-call overhead).
+
+    Bytes are read as UTF-8 (what database drivers hand over).
+    """
+    if not isinstance(text, str):
+        text = bytes(text).decode("utf-8")
     if text == "{}":
         return {}
     try:

@@ -26,6 +26,11 @@ def test_same_text_as_json_dumps_and_back(value):
     assert decode(text) == json.loads(text) == value
 
 
+def test_decode_reads_utf8_bytes_as_drivers_give_them():
+    text = encode({"name": "Zoë ☃", "n": [1, 2.5]})
+    assert decode(text.encode()) == decode(memoryview(text.encode())) == json.loads(text)
+
+
 def test_unicode_is_kept_and_nan_refused():
     assert encode({"name": "Zoë ☃"}) == '{"name":"Zoë ☃"}'
     with pytest.raises(ValueError):

@@ -20,6 +20,7 @@ from ..errors import (
     WrongExpectedVersion,
 )
 from ..events import AppendResult, RecordedEvent, recorded_event
+from ..json_text import decode
 from ..urls import hide_password
 from . import postgres_bulk
 from . import postgres_sql as sql
@@ -375,7 +376,10 @@ class _Broken(StoreError):
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
+    from psycopg.types.json import set_json_loads
+
     conn.execute("SET TIME ZONE 'UTC'")  # recorded_at comes back as UTC datetimes
+    set_json_loads(decode, conn)  # data and metadata: json.loads without its overhead
 
 
 def _is_broken(exc: psycopg.Error) -> bool:
