@@ -117,19 +117,7 @@ class EventStore:
 
         ``appends`` maps each stream id to ``(events, expected_version)``.
         """
-        if not isinstance(appends, Mapping) or not appends:
-            raise InvalidEvent(
-                "append_many takes a non-empty mapping {stream_id: (events, expected_version)}"
-            )
-        batch = []
-        for stream_id, entry in appends.items():
-            if not (isinstance(entry, tuple) and len(entry) == 2):
-                raise InvalidEvent(
-                    f"append_many[{stream_id!r}] must be a tuple (events, expected_version)"
-                )
-            batch.append(self._prepare(stream_id, entry[0], entry[1]))
-        results = self._append(batch)
-        return {r.stream_id: r for r in results}
+        return {r.stream_id: r for r in self._append(self._prepare_many(appends))}
 
     def batch(self) -> Batch:
         """A unit of work: appends collected in a ``with`` block commit together on exit.
@@ -142,6 +130,10 @@ class EventStore:
         return Batch(self)
 
     def _append(self, batch: list[StreamAppend]) -> list[AppendResult]:
+        return self.backend.append(self._checked(batch))
+
+    def _checked(self, batch: list[StreamAppend]) -> list[StreamAppend]:
+        """``batch``, once the store is known open and no event id repeats in it."""
         if self._closed:
             raise StoreClosedError()
         if len(batch) > 1 or len(batch[0].events) > 1:
@@ -149,7 +141,23 @@ class EventStore:
             if len(set(ids)) != len(ids):
                 raise InvalidEvent(
                     "the same event id appears twice in one append; ids must be unique")
-        return self.backend.append(batch)
+        return batch
+
+    def _prepare_many(
+        self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
+    ) -> list[StreamAppend]:
+        if not isinstance(appends, Mapping) or not appends:
+            raise InvalidEvent(
+                "append_many takes a non-empty mapping {stream_id: (events, expected_version)}"
+            )
+        batch = []
+        for stream_id, entry in appends.items():
+            if not (isinstance(entry, tuple) and len(entry) == 2):
+                raise InvalidEvent(
+                    f"append_many[{stream_id!r}] must be a tuple (events, expected_version)"
+                )
+            batch.append(self._prepare(stream_id, entry[0], entry[1]))
+        return batch
 
     def _prepare(
         self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedVersion

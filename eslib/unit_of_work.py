@@ -26,14 +26,14 @@ class StoreTransaction:
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
     ) -> AppendResult:
         """Append inside the transaction; same checks as :meth:`EventStore.append`."""
-        return self._tx.append([self._store._prepare(stream_id, events, expected_version)])[0]
+        return self._tx.append(self._store._checked(
+            [self._store._prepare(stream_id, events, expected_version)]))[0]
 
     def append_many(
         self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
     ) -> dict[str, AppendResult]:
         """Append to several streams inside the transaction."""
-        batch = [self._store._prepare(s, events, expected)
-                 for s, (events, expected) in appends.items()]
+        batch = self._store._checked(self._store._prepare_many(appends))
         return {r.stream_id: r for r in self._tx.append(batch)}
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:

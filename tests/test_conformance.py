@@ -430,6 +430,18 @@ def test_transaction_commits_appends_and_checkpoints_together(store):
     assert store.append("s-1", [ev()], 1).version == 2  # the version cache recovered
 
 
+def test_transaction_appends_are_checked_like_store_appends(store):
+    same = uuid.uuid4()
+    with pytest.raises(eslib.InvalidEvent, match="twice"), store.transaction() as tx:
+        tx.append_many({"s-1": ([NewEvent("T", id=same)], NO_STREAM),
+                        "s-2": ([NewEvent("T", id=same)], NO_STREAM)})
+    with pytest.raises(eslib.InvalidEvent, match="mapping"), store.transaction() as tx:
+        tx.append_many({})
+    with pytest.raises(eslib.InvalidEvent, match="tuple"), store.transaction() as tx:
+        tx.append_many({"s-1": [ev()]})  # type: ignore[dict-item]
+    assert list(store.read_all()) == []
+
+
 def test_snapshots_round_trip(store):
     from eslib.backends.base import Snapshot
 
