@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import eslib
-from eslib import transfer
+from eslib import transfer, verification
 from eslib.cli import cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -227,7 +227,7 @@ def test_export_import_round_trip(run, make_store, tmp_path, fmt):
     imported = run("import", str(path), "--batch-size", "5", "--url", target_url, url=False)
     assert "imported 12 events" in imported.stderr
     with eslib.connect(target_url) as target:
-        assert transfer.verify(source, target).ok
+        assert verification.verify(source, target).ok
         first = next(target.read_stream("order-0"))
         assert first.recorded_at == T0 and first.metadata == {"user": "ann"}
     again = run("import", str(path), "--url", target_url, url=False)
@@ -245,7 +245,7 @@ def test_import_resumes_after_an_interruption(run, make_store, tmp_path):
     result = run("import", str(full), "--url", target, url=False)
     assert "imported 5 events" in result.stderr and "7 already there" in result.stderr
     with eslib.connect(target) as store:
-        assert transfer.verify(make_store(), store).ok
+        assert verification.verify(make_store(), store).ok
 
 
 def test_export_a_stream_or_a_category_to_stdout(run, make_store):

@@ -9,7 +9,7 @@ from typing import IO
 
 import click
 
-from .. import transfer
+from .. import transfer, verification
 from ..errors import EslibError
 from ..store import EventStore
 from .base import DEBUG, common, debug_option, open_store, progress
@@ -114,7 +114,7 @@ def copy(source: str, target: str, no_verify: bool, show_streams: bool) -> None:
     if no_verify:
         return
     with progress(None, "verify") as bar:
-        result = transfer.verify(src, dst, on_progress=bar.update)
+        result = verification.verify(src, dst, on_progress=bar.update)
     if show_streams:
         for stream_id, summed in result.source.items():
             mark = "FAIL" if stream_id in result.mismatched else "ok  "

@@ -22,77 +22,24 @@ from typing import Any
 import eslib
 from eslib.process import ProcessContext, ProcessManager
 
+from .ecommerce_events import (
+    CustomerRegistered,
+    ItemAdded,
+    ItemRemoved,
+    LoyaltyPointsEarned,
+    OrderCancelled,
+    OrderPaid,
+    OrderPlaced,
+    OrderShipped,
+    OrderStarted,
+    PriceChanged,
+    ProductDiscontinued,
+    ProductListed,
+)
+
 
 class ShopError(Exception):
     """A command broke a shop rule; nothing was recorded."""
-
-
-# -- events ----------------------------------------------------------------------
-
-
-@eslib.event
-class CustomerRegistered:
-    name: str
-    email: str
-
-
-@eslib.event
-class LoyaltyPointsEarned:
-    order_id: str
-    points: int
-
-
-@eslib.event
-class ProductListed:
-    name: str
-    price: int
-
-
-@eslib.event
-class PriceChanged:
-    price: int
-
-
-@eslib.event
-class ProductDiscontinued:
-    pass
-
-
-@eslib.event
-class OrderStarted:
-    customer_id: str
-
-
-@eslib.event
-class ItemAdded:
-    sku: str
-    qty: int
-    unit_price: int
-
-
-@eslib.event
-class ItemRemoved:
-    sku: str
-
-
-@eslib.event
-class OrderPlaced:
-    total: int
-
-
-@eslib.event
-class OrderPaid:
-    amount: int
-
-
-@eslib.event
-class OrderShipped:
-    pass
-
-
-@eslib.event
-class OrderCancelled:
-    reason: str
 
 
 # -- customers (class style) --------------------------------------------------------
