@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from eslib.bench import library
+from eslib.bench.report import format_ms
 from eslib.bench.store import QUICK
 from eslib.cli import cli
 
@@ -40,6 +41,11 @@ def check_store_rows(rows: list[list[str]], backend: str) -> None:
         assert any(r[2].startswith("eventsourcing") for r in mine)
     for row in mine:
         assert float(row[3].replace(",", "")) > 0 and float(row[4].replace(",", "")) > 0
+
+
+def test_sub_microsecond_steps_keep_two_significant_digits():
+    assert [format_ms(ms) for ms in (12.3456, 0.011, 0.0099, 0.00037)] == [
+        "12.346", "0.011", "0.0099", "0.00037"]
 
 
 def test_bench_quick_on_the_embedded_backends(tmp_path):

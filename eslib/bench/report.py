@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -54,12 +55,18 @@ def add_ratios(rows: list[Row]) -> list[Row]:
     return rows
 
 
+def format_ms(ms: float) -> str:
+    """Three decimals, or as many as two significant digits need (a 0.4 µs step stays > 0)."""
+    decimals = 3 if ms >= 0.01 or ms <= 0 else 1 - math.floor(math.log10(ms))
+    return f"{ms:,.{decimals}f}"
+
+
 def format_table(rows: list[Row]) -> str:
     """The rows as one aligned text table (markdown-compatible)."""
     headers = ("operation", "backend", "implementation", "events/s", "ms", "ratio")
     cells = [(r.operation, r.backend, r.implementation,
               "" if r.events_per_s is None else f"{r.events_per_s:,.0f}",
-              "" if r.ms is None else f"{r.ms:,.3f}",
+              "" if r.ms is None else format_ms(r.ms),
               "" if r.ratio is None else f"{r.ratio:.2f}")
              for r in rows]
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
