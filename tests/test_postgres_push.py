@@ -210,3 +210,52 @@ def test_threads_waiting_together_are_all_woken(store: eslib.EventStore) -> None
         for sub, _ in subs:
             sub.stop()
     assert threading.active_count() < 50
+
+
+def notifier(store: eslib.EventStore):  # type: ignore[no-untyped-def]
+    return store.backend.notifier  # type: ignore[attr-defined]
+
+
+def test_the_notification_is_sent_after_the_commit_from_its_own_connection(
+    store: eslib.EventStore, url: str
+) -> None:
+    # not from the appending transaction, whose commit would hold NOTIFY's global lock
+    with psycopg.connect(url, autocommit=True) as lsn:
+        lsn.execute("LISTEN eslib_events")
+        store.append("own-1", [eslib.NewEvent("E")])
+        [note] = list(lsn.notifies(timeout=2, stop_after=1))
+        assert note.pid == notifier(store).backend_pid
+        with store.transaction() as tx:
+            tx.append("own-2", [eslib.NewEvent("E")])
+        [note] = list(lsn.notifies(timeout=2, stop_after=1))
+        assert note.pid == notifier(store).backend_pid
+        pool_pid = store.backend._fetch("SELECT pg_backend_pid()", ())[0][0]  # type: ignore
+        assert pool_pid != notifier(store).backend_pid
+
+
+def test_an_append_made_in_plain_sql_notifies_in_its_own_transaction(url: str) -> None:
+    with eslib.connect(url):  # creates the schema
+        pass
+    with psycopg.connect(url, autocommit=True) as lsn, \
+            psycopg.connect(url, autocommit=True) as writer:
+        lsn.execute("LISTEN eslib_events")
+        writer.execute("SELECT eslib_append_one('sql-1', -1, gen_random_uuid(), 'E', '{}',"
+                       " '{}', now())")
+        [note] = list(lsn.notifies(timeout=2, stop_after=1))
+        assert note.pid == writer.info.backend_pid
+
+
+def test_a_killed_notifier_connection_reconnects(store: eslib.EventStore, url: str) -> None:
+    sub, seen = follow(store)
+    try:
+        first = store.append("kill-1", [eslib.NewEvent("E")]).positions[0]
+        assert sub.wait_until(first, 5.0)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (notifier(store).backend_pid,))
+        # the first notification after the kill may be lost with the connection; the retry
+        # on a new one is not
+        second = store.append("kill-2", [eslib.NewEvent("E")]).positions[0]
+        assert sub.wait_until(second, 5.0)
+        assert seen == [first, second]
+    finally:
+        sub.stop()
