@@ -50,9 +50,11 @@ class ArrowReader:
 
         with self._lock:
             for attempt in (1, 2):
-                fresh = self._conn is None
+                fresh, connected = self._conn is None, False
                 try:
-                    with self._connection().cursor() as cur:
+                    conn = self._connection()
+                    connected = True
+                    with conn.cursor() as cur:
                         cur.execute(query)
                         return cur.fetch_arrow_table()
                 except Error as exc:
@@ -60,7 +62,7 @@ class ArrowReader:
                     if broken:
                         self._discard()
                     if not broken or fresh or attempt == 2:
-                        raise self._translated(exc) from exc
+                        raise self._translated(exc, connected) from exc
             raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self) -> Any:
@@ -91,9 +93,11 @@ class ArrowReader:
             with contextlib.suppress(Exception):  # already broken: nothing to release
                 conn.close()
 
-    def _translated(self, exc: Exception) -> StoreError:
+    def _translated(self, exc: Exception, connected: bool) -> StoreError:
         """The eslib error for an ADBC error, its text without the password."""
         text = hide_password(str(exc).replace(self._target, self._safe_url)).strip()
+        if not connected:
+            return StoreError(f"cannot connect to PostgreSQL at {self._safe_url}: {text}")
         if _is_broken(exc):
             return StoreError(f"lost the connection to PostgreSQL at {self._safe_url}: {text}")
         state = getattr(exc, "sqlstate", None) or "client"
