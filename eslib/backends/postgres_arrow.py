@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigurationError, StoreError
 from ..urls import hide_password
@@ -27,6 +27,9 @@ from .base import EventQuery, arrow_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+T = TypeVar("T")
+Fetch = Callable[[str], "pa.Table"]  # a query (literals inlined) -> its result
 
 SESSION = (
     "SET TIME ZONE 'UTC'",
@@ -46,6 +49,12 @@ class ArrowReader:
 
     def read(self, query: str) -> pa.Table:
         """The result of ``query`` (literals already inlined) as an Arrow table."""
+        return self.run(lambda fetch: fetch(query))
+
+    def run(self, work: Callable[[Fetch], T], *, snapshot: bool = False) -> T:
+        """``work(fetch)``, where ``fetch(query)`` gives a query's result as an Arrow table;
+        with ``snapshot``, all its queries in one read-only REPEATABLE READ transaction.
+        Retried once on a fresh connection when the kept one is found broken."""
         from adbc_driver_manager import Error
 
         with self._lock:
@@ -54,9 +63,7 @@ class ArrowReader:
                 try:
                     conn = self._connection()
                     connected = True
-                    with conn.cursor() as cur:
-                        cur.execute(query)
-                        return cur.fetch_arrow_table()
+                    return self._work(conn, work, snapshot)
                 except Error as exc:
                     broken = _is_broken(exc)
                     if broken:
@@ -64,6 +71,32 @@ class ArrowReader:
                     if not broken or fresh or attempt == 2:
                         raise self._translated(exc, connected) from exc
             raise AssertionError("unreachable")  # pragma: no cover
+
+    def _work(self, conn: Any, work: Callable[[Fetch], T], snapshot: bool) -> T:
+        usable = True
+        try:
+            with conn.cursor() as cur:
+
+                def fetch(query: str) -> pa.Table:
+                    cur.execute(query)
+                    return cur.fetch_arrow_table()
+
+                if not snapshot:
+                    return work(fetch)
+                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    result = work(fetch)
+                except BaseException:
+                    try:
+                        cur.execute("ROLLBACK")
+                    except Exception:
+                        usable = False
+                    raise
+                cur.execute("COMMIT")
+                return result
+        finally:
+            if not usable:  # still in a transaction: the next call reconnects
+                self._discard()
 
     def _connection(self) -> Any:
         if self._conn is None:
