@@ -153,3 +153,33 @@ def test_errors_name_the_server_never_the_password(url):
         shown = "".join(traceback.format_exception(caught.value))
         assert "hunter2" not in shown and "postgres:***@" in str(caught.value)
         assert len(store.to_dataframe()) == 0  # works again once connections are allowed
+
+
+def test_a_failed_snapshot_read_leaves_the_reader_usable(store):
+    fill(store)
+    reader = store.backend._arrow  # type: ignore[attr-defined]
+
+    def fails(fetch):
+        fetch("SELECT 1 AS one")
+        fetch("SELECT nosuch FROM eslib_events")
+
+    with pytest.raises(eslib.StoreError, match="nosuch"):
+        reader.run(fails, snapshot=True)
+    with pytest.raises(ZeroDivisionError):
+        reader.run(lambda fetch: (fetch("SELECT 1 AS one"), 1 / 0), snapshot=True)
+    # not left in the snapshot's REPEATABLE READ transaction
+    status = reader.read("SELECT current_setting('transaction_isolation') AS isolation")
+    assert status.to_pylist() == [{"isolation": "read committed"}]
+    assert as_read_all(store.to_dataframe()) == expected(store)
+
+
+def test_events_frame_reads_every_committed_event_in_one_snapshot(store):
+    from eslib.analysis import events_frame
+
+    fill(store)
+    frame = events_frame(store, category="order", metadata=True)
+    assert frame.index.tolist() == [e.position for e in store.read_all(category="order")]
+    assert frame["i"].dropna().astype(int).tolist() == list(range(6))
+    assert frame["metadata.by"].dropna().astype(int).tolist() == list(range(6))
+    hostile = events_frame(store, HOSTILE[0], expand=False)
+    assert json.loads(hostile["data"].iloc[0]) == {"k": HOSTILE[0]}
