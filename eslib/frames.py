@@ -1,9 +1,10 @@
 """How :mod:`eslib.analysis` builds frames on each backend (its public API lives there).
 
 DuckDB runs SQL in the store's connection (under the backend's lock); PostgreSQL runs
-it on a pool connection, read-only, and returns expanded events through ``COPY … CSV``
-parsed by Arrow; any other backend (memory, gRPC) hands its Arrow table of events to
-a private in-process DuckDB, so that it runs the very same SQL as a DuckDB store.
+``sql()`` on a pool connection, read-only, and reads expanded events into Arrow through
+the backend's ADBC reader (:mod:`eslib.backends.postgres_arrow`); any other backend
+(memory, gRPC) hands its Arrow table of events to a private in-process DuckDB, so that
+it runs the very same SQL as a DuckDB store.
 """
 
 from __future__ import annotations
@@ -141,62 +142,39 @@ def _name(column: str, path: tuple[str, ...]) -> str:
 
 def _pg_events(store: EventStore, query: EventQuery, expand: bool, metadata: bool,
                announce: Announce) -> pa.Table:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    from .backends.postgres_arrow import Fetch, inline
 
     # Every committed event, without read_all's follower fence (analysis keeps no
-    # checkpoint), all statements in one snapshot so the columns match the rows.
+    # checkpoint), all statements in one snapshot so the columns match the rows. Read
+    # through the backend's ADBC reader, like to_arrow: typed columns, no text to parse.
+    backend: Any = store.backend
     clause, params = where(query)
     limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
     base = f"(SELECT * FROM eslib_events WHERE {clause} ORDER BY position{limit}) AS e"
     wanted = ["data", "metadata"] if metadata else ["data"]
-    arrow_types = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
-                   "text": pa.string()}
 
-    def fetch(conn: Any) -> tuple[pa.Schema, bytes]:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            count = conn.execute(qmark_to_format(f"SELECT count(*) FROM {base}"),
-                                 params).fetchone()[0]
-            columns = list(EVENT_COLUMNS)
-            fields = [pa.field("position", pa.int64()), pa.field("stream_id", pa.string()),
-                      pa.field("version", pa.int64()), pa.field("type", pa.string()),
-                      pa.field("recorded_at", pa.timestamp("us", tz="UTC"))]
-            select_params: list[object] = []
-            for name in wanted:
-                if not expand:
-                    columns.append(f"{name}::text")
-                    fields.append(pa.field(name, pa.string()))
-                    continue
-                paths = conn.execute(qmark_to_format(_PG_PATHS.format(column=name, base=base)),
-                                     params).fetchall()
-                for path, kinds, whole in paths:
-                    kind = _pg_kind(kinds, whole)
-                    value = f"({name} #>> ?::text[])"
-                    select_params.append(list(path))
-                    columns.append(f"{value}::{_PG_SQL[kind]}" if kind in _PG_SQL else value)
-                    fields.append(pa.field(_name(name, tuple(path)), arrow_types[kind]))
-            announce(int(count), len(columns))
-            copy = qmark_to_format(f"COPY (SELECT {', '.join(columns)} FROM {base}"
-                                   " ORDER BY position) TO STDOUT CSV")
-            buffer = bytearray()
-            with conn.cursor() as cur, cur.copy(copy, select_params + params) as out:
-                for block in out:
-                    buffer += block
-        return pa.schema(fields), bytes(buffer)
+    def fetch(read: Fetch) -> tuple[pa.Table, list[str]]:
+        count = read(inline(backend, f"SELECT count(*) FROM {base}", params))[0][0].as_py()
+        columns, names = list(EVENT_COLUMNS), list(EVENT_COLUMNS)
+        select_params: list[object] = []
+        for name in wanted:
+            if not expand:
+                columns.append(f"{name}::text")
+                names.append(name)
+                continue
+            paths = read(inline(backend, _PG_PATHS.format(column=name, base=base), params))
+            for path, kinds, whole in zip(*(c.to_pylist() for c in paths.columns), strict=True):
+                kind = _pg_kind(kinds, whole)
+                value = f"({name} #>> ?::text[])"
+                select_params.append(list(path))
+                columns.append(f"{value}::{_PG_SQL[kind]}" if kind in _PG_SQL else value)
+                names.append(_name(name, tuple(path)))
+        announce(int(count), len(columns))
+        select = f"SELECT {', '.join(columns)} FROM {base} ORDER BY position"
+        return read(inline(backend, select, select_params + params)), names
 
-    backend: Any = store.backend
-    schema, data = backend._run(fetch)
-    if not data:
-        return schema.empty_table()
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(column_names=schema.names),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types=schema, null_values=[""], strings_can_be_null=True,
-            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
-    )
+    table, names = backend._arrow.run(fetch, snapshot=True)
+    return table.rename_columns(names)
 
 
 # Leaf paths of a json column in first-seen order (position, then key order within the

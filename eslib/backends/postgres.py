@@ -22,10 +22,10 @@ from ..errors import (
 from ..events import AppendResult, RecordedEvent, recorded_event
 from ..json_text import decode
 from ..urls import hide_password
-from . import postgres_bulk
+from . import postgres_arrow, postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
-from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend, arrow_schema
+from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend
 from .postgres_push import SAFETY_POLL, BlockingTransaction, Listener, Notifier
 from .postgres_write import PostgresTransaction, _append, _ensure_schema
 from .sql import qmark_to_format
@@ -97,6 +97,7 @@ class PostgresBackend:
             lambda: psycopg.connect(target, connect_timeout=5, **kwargs),
             self._probe, self.blocking_transactions, float(warn_blocked_after))
         self.notifier = Notifier(lambda: psycopg.connect(target, connect_timeout=5, **kwargs))
+        self._arrow = postgres_arrow.ArrowReader(target, self._safe_url)  # connects on first use
         self._closed = False
 
     # -- connections and errors ------------------------------------------------
@@ -310,32 +311,7 @@ class PostgresBackend:
         return int(rows[0][0]) if rows else 0
 
     def to_arrow(self, query: EventQuery) -> pa.Table:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        where, params = _where(query)
-        limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
-        copy = f"COPY ({shared.ARROW_SELECT} WHERE {where} ORDER BY position{limit}) TO STDOUT CSV"
-
-        def fetch(conn: psycopg.Connection[Any]) -> bytes:
-            buffer = bytearray()
-            with conn.cursor() as cur, cur.copy(copy, params) as out:
-                for block in out:
-                    buffer += block
-            return bytes(buffer)
-
-        data = self._run(fetch)
-        if not data:
-            return arrow_schema().empty_table()
-        # the session is UTC, so recorded_at reads as "2024-05-01 12:00:00.123456+00"
-        return pacsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=arrow_schema().names),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=arrow_schema(), strings_can_be_null=False,
-                quoted_strings_can_be_null=False),
-        )
+        return postgres_arrow.to_arrow(self, self._arrow, query)
 
     def load_snapshot(self, stream_id: str) -> Snapshot | None:
         rows = self._fetch(
@@ -384,6 +360,7 @@ class PostgresBackend:
             self._closed = True
             self.listener.close()
             self.notifier.close()
+            self._arrow.close()
             self._pool.close()
 
 
