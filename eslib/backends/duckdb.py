@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     ConfigurationError,
-    DuplicateEventId,
     EslibError,
-    InvalidEvent,
     StoreError,
     StoreLockedError,
     WrongExpectedVersion,
 )
 from ..events import AppendResult, RecordedEvent
+from . import duckdb_bulk
 from .base import (
     PAGE_SIZE,
     SCHEMA_VERSION,
@@ -37,7 +36,7 @@ from .base import (
     check_expected,
     replayed_result,
 )
-from .duckdb_sql import ARROW_ROWS, BULK_DUPLICATES, BULK_INSERT, BULK_INVALID, SCHEMA
+from .duckdb_sql import SCHEMA
 from .sql import ARROW_SELECT, EVENT_COLUMNS, where
 
 if TYPE_CHECKING:
@@ -175,7 +174,7 @@ class DuckDBBackend:
             versions[item.stream_id] = version
             results[-1] = AppendResult(item.stream_id, version, tuple(positions))
         if rows:
-            self._insert(rows)
+            duckdb_bulk.insert_rows(self._con, rows)
             self._versions.update(versions)
             self._head = position
             if self._in_transaction:
@@ -184,87 +183,31 @@ class DuckDBBackend:
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
         import duckdb
-        import pyarrow as pa
 
-        name = f"eslib_bulk_{uuid.uuid4().hex}"
-        table = table.append_column("rn", pa.array(range(table.num_rows), pa.int64()))
         with self._lock, translate_errors("bulk append"):
-            self._con.register(name, table)
             own = not self._in_transaction
+            if own:
+                self._con.execute("BEGIN").fetchall()
             try:
-                if own:
-                    self._con.execute("BEGIN").fetchall()
-                try:
-                    written = self._bulk_insert(name, skip_existing)
-                except duckdb.ConstraintException as exc:
-                    if own:
-                        self._con.execute("ROLLBACK").fetchall()
-                        own = False
-                    dupes = self._con.execute(BULK_DUPLICATES.format(name=name)).fetchall()
-                    raise DuplicateEventId(
-                        [str(r[0]) for r in dupes] or ["?"],
-                        "(bulk append: nothing written; pass skip_existing=True to resume "
-                        "an import)",
-                    ) from exc
-                except BaseException:
-                    if own:
-                        self._con.execute("ROLLBACK").fetchall()
-                        own = False
+                written, versions = duckdb_bulk.bulk_insert(
+                    self._con, table, head=self._head, known=self._versions,
+                    skip_existing=skip_existing, precheck=not own)
+            except BaseException as exc:
+                if not own:
                     raise
-                if own:
-                    self._con.execute("COMMIT").fetchall()
-            finally:
-                self._con.unregister(name)
-            streams = set(table["stream_id"].unique().to_pylist())
-            for stream_id in streams:  # versions moved; reread them lazily
-                self._versions.pop(stream_id, None)
+                self._con.execute("ROLLBACK").fetchall()
+                why = (duckdb_bulk.refusal(self._con, table)
+                       if isinstance(exc, duckdb.Error) else None)
+                if why is None:
+                    raise
+                raise why from exc
+            if own:
+                self._con.execute("COMMIT").fetchall()
+            self._versions.update(versions)
             if self._in_transaction:
-                self._touched.update(streams)
+                self._touched.update(versions)
             self._head += written
             return written
-
-    def _bulk_insert(self, name: str, skip_existing: bool) -> int:
-        bad = self._con.execute(BULK_INVALID.format(name=name)).fetchall()
-        if bad:
-            raise InvalidEvent(
-                f"row {bad[0][0]}: data and metadata must be JSON objects, got "
-                f"{bad[0][1][:40]!r} / {bad[0][2][:40]!r}; nothing was written"
-            )
-        skip = "WHERE b.id IS NULL OR NOT EXISTS (SELECT 1 FROM eslib_events e " \
-               "WHERE e.id = CAST(b.id AS UUID))" if skip_existing else ""
-        rows = self._con.execute(
-            BULK_INSERT.format(name=name, skip=skip), [self._head]
-        ).fetchall()
-        return int(rows[0][0])
-
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        if len(rows) <= ARROW_ROWS:
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-            self._con.execute(
-                f"INSERT INTO eslib_events VALUES {values}", [v for row in rows for v in row]
-            ).fetchall()
-            return
-        import pyarrow as pa
-
-        columns = list(zip(*rows, strict=True))
-        table = pa.table(
-            {
-                "position": pa.array(columns[0], pa.int64()),
-                "stream_id": pa.array(columns[1], pa.string()),
-                "version": pa.array(columns[2], pa.int64()),
-                "id": pa.array([str(i) for i in columns[3]], pa.string()),
-                "type": pa.array(columns[4], pa.string()),
-                "data": pa.array(columns[5], pa.string()),
-                "metadata": pa.array(columns[6], pa.string()),
-                "recorded_at": pa.array(columns[7], pa.timestamp("us", tz="UTC")),
-            }
-        )
-        name = f"eslib_batch_{uuid.uuid4().hex}"
-        self._con.register(name, table)
-        try:
-            self._con.execute(f"INSERT INTO eslib_events SELECT * FROM {name}").fetchall()
-        finally:
-            self._con.unregister(name)
 
     def _version(self, stream_id: str) -> int:
         version = self._versions.get(stream_id)

@@ -28,21 +28,7 @@ CREATE TABLE IF NOT EXISTS eslib_checkpoints (
 );
 """
 
-# Each stream's rows continue after its stored version; positions follow row order.
-BULK_INSERT = """
-INSERT INTO eslib_events
-SELECT ? + row_number() OVER (ORDER BY b.rn),
-       b.stream_id,
-       coalesce(v.version, 0) + row_number() OVER (PARTITION BY b.stream_id ORDER BY b.rn),
-       coalesce(CAST(b.id AS UUID), uuid()),
-       b.type, b.data, b.metadata, b.recorded_at
-FROM {name} b
-LEFT JOIN (SELECT stream_id, max(version) AS version FROM eslib_events
-           WHERE stream_id IN (SELECT stream_id FROM {name}) GROUP BY stream_id) v
-       USING (stream_id)
-{skip}
-ORDER BY b.rn
-"""
+# Diagnoses of a refused bulk table (``rn``: row number), run only when needed.
 BULK_INVALID = """
 SELECT rn, data, metadata FROM {name}
 WHERE NOT (json_valid(data) AND json_valid(metadata))
@@ -50,7 +36,7 @@ WHERE NOT (json_valid(data) AND json_valid(metadata))
 ORDER BY rn LIMIT 1
 """
 BULK_DUPLICATES = """
-SELECT id FROM {name} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM eslib_events)
+SELECT id FROM {name} WHERE CAST(id AS UUID) IN (SELECT id FROM eslib_events)
 UNION SELECT id FROM {name} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1
 LIMIT 5
 """
