@@ -276,6 +276,16 @@ def test_to_dataframe_columns_and_dtypes(store):
     assert len(store.to_dataframe(limit=2)) == 2
 
 
+def test_limit_zero_reads_nothing(store):
+    store.append("order-1", [ev("Placed"), ev("Paid")])
+    assert list(store.read_all(limit=0)) == []
+    assert store.to_arrow(limit=0).num_rows == 0
+    for json in ("text", "dict"):
+        frame = store.to_dataframe(limit=0, json=json)
+        assert len(frame) == 0 and "position" in frame.columns
+    assert store.to_dataframe(from_position=2, limit=1)["type"].tolist() == ["Paid"]
+
+
 def test_to_dataframe_of_nothing_has_the_columns(store):
     frame = store.to_dataframe("nope-1")
     assert len(frame) == 0

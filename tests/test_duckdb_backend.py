@@ -59,3 +59,36 @@ def test_refused_bulk_append_writes_nothing_and_store_goes_on(store):
     assert store.bulk_append(table([None, None])) == 2
     assert [(e.stream_id, e.version, e.position) for e in store.read_all()] == [
         ("b-0", 1, 1), ("b-0", 2, 2), ("b-1", 1, 3)]
+
+
+def test_frames_follow_positions_whatever_the_storage_order(store):
+    store.append("s-1", [NewEvent("A", {"n": i}) for i in range(5)])
+    con = store.backend.connection  # a row rewritten with SQL moves to the end of storage
+    con.execute("CREATE TEMP TABLE kept AS SELECT * FROM eslib_events WHERE position = 1")
+    con.execute("DELETE FROM eslib_events WHERE position = 1")
+    con.execute("INSERT INTO eslib_events SELECT * FROM kept")
+    assert [r[0] for r in con.sql("SELECT position FROM eslib_events").fetchall()] == [
+        2, 3, 4, 5, 1]
+    assert store.to_dataframe()["position"].tolist() == [1, 2, 3, 4, 5]
+    assert store.to_dataframe(limit=3)["position"].tolist() == [1, 2, 3]
+    assert store.to_arrow(from_position=2, limit=2)["position"].to_pylist() == [2, 3]
+    assert store.to_dataframe(from_position=5, limit=0).empty
+
+
+def test_frames_of_a_store_in_storage_order_need_no_sort(store, monkeypatch):
+    store.append("s-1", [NewEvent("A") for _ in range(5)])
+    sent: list[str] = []
+    con = store.backend.connection
+
+    class Spy:
+        def __getattr__(self, name: str) -> object:
+            return getattr(con, name)
+
+        def sql(self, query: str, **kwargs: object) -> object:
+            sent.append(query)
+            return con.sql(query, **kwargs)
+
+    monkeypatch.setattr(store.backend, "_con", Spy())
+    assert store.to_dataframe(limit=3)["position"].tolist() == [1, 2, 3]
+    assert store.to_dataframe(types=["A"])["position"].tolist() == [1, 2, 3, 4, 5]
+    assert not any("ORDER BY" in q for q in sent)
