@@ -7,14 +7,14 @@ one INSERT statement (one commit), its conflicts decided before it is sent.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from ..errors import (
     ConfigurationError,
@@ -23,7 +23,8 @@ from ..errors import (
     StoreLockedError,
     WrongExpectedVersion,
 )
-from ..events import AppendResult, RecordedEvent
+from ..events import AppendResult, RecordedEvent, recorded_event
+from ..json_text import decode
 from . import duckdb_bulk
 from .base import (
     PAGE_SIZE,
@@ -36,8 +37,8 @@ from .base import (
     check_expected,
     replayed_result,
 )
-from .duckdb_sql import SCHEMA
-from .sql import ARROW_SELECT, EVENT_COLUMNS, where
+from .duckdb_sql import READ_COLUMNS, SCHEMA
+from .sql import ARROW_SELECT, where
 
 if TYPE_CHECKING:
     import duckdb
@@ -242,19 +243,19 @@ class DuckDBBackend:
         remaining = limit
         while remaining is None or remaining > 0:
             page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-            sql = (f"SELECT {EVENT_COLUMNS} FROM eslib_events WHERE stream_id = ? "
+            sql = (f"SELECT {READ_COLUMNS} FROM eslib_events WHERE stream_id = ? "
                    "AND version >= ?")
             params: list[object] = [stream_id, from_version]
             if cursor is not None:
                 sql += f" AND version {bound} ?"
                 params.append(cursor)
-            rows = self._fetch(f"{sql} ORDER BY version {order} LIMIT {page}", params)
-            yield from map(_recorded, rows)
-            if len(rows) < page:
+            events = self._events(f"{sql} ORDER BY version {order} LIMIT {page}", params)
+            yield from events
+            if len(events) < page:
                 return
-            cursor = rows[-1][1] + (1 if not backwards else -1)
+            cursor = events[-1].version + (1 if not backwards else -1)
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= len(events)
 
     def read_all(self, query: EventQuery) -> Iterator[RecordedEvent]:
         clause, params = where(query)
@@ -262,17 +263,21 @@ class DuckDBBackend:
         remaining = query.limit
         while remaining is None or remaining > 0:
             page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-            rows = self._fetch(
-                f"SELECT {EVENT_COLUMNS} FROM eslib_events WHERE {clause} AND position >= ? "
+            events = self._events(
+                f"SELECT {READ_COLUMNS} FROM eslib_events WHERE {clause} AND position >= ? "
                 f"ORDER BY position LIMIT {page}",
                 [*params, start],
             )
-            yield from map(_recorded, rows)
-            if len(rows) < page:
+            yield from events
+            if len(events) < page:
                 return
-            start = rows[-1][2] + 1
+            start = events[-1].position + 1
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= len(events)
+
+    def _events(self, sql: str, params: list[object]) -> list[RecordedEvent]:
+        """The events of a READ_COLUMNS query."""
+        return [_recorded(*row) for row in self._fetch(sql, params)]
 
     def _fetch(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
         with self._lock, translate_errors("read"):
@@ -418,8 +423,10 @@ class _DuckDBTransaction:
         self._backend.save_checkpoint(name, position)
 
 
-def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
-    return RecordedEvent(
-        row[0], row[1], row[2], row[3], row[4],
-        json.loads(row[5]), json.loads(row[6]), row[7].replace(tzinfo=timezone.utc),
-    )  # fmt: skip
+def _recorded(stream_id: str, version: int, position: int, id: str, type: str, data: str,
+              metadata: str, recorded_us: int) -> RecordedEvent:
+    return recorded_event(stream_id, version, position, UUID(id), type, decode(data),
+                          decode(metadata), _EPOCH + timedelta(microseconds=recorded_us))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS eslib_checkpoints (
 );
 """
 
+# An event row for reads as text and integers: DuckDB's own conversion of UUID and
+# TIMESTAMPTZ to Python objects costs more than uuid.UUID(text) and epoch + timedelta.
+READ_COLUMNS = (
+    "stream_id, version, position, CAST(id AS VARCHAR), type, CAST(data AS VARCHAR), "
+    "CAST(metadata AS VARCHAR), epoch_us(recorded_at)"
+)
+
 # Diagnoses of a refused bulk table (``rn``: row number), run only when needed.
 BULK_INVALID = """
 SELECT rn, data, metadata FROM {name}
