@@ -28,17 +28,15 @@ from ..json_text import decode
 from . import duckdb_bulk
 from .base import (
     PAGE_SIZE,
-    SCHEMA_VERSION,
     EventQuery,
     Snapshot,
     StoredId,
     StreamAppend,
-    arrow_schema,
     check_expected,
     replayed_result,
 )
-from .duckdb_sql import READ_COLUMNS, SCHEMA
-from .sql import ARROW_SELECT, where
+from .duckdb_sql import READ_COLUMNS, prepare_schema
+from .sql import where
 
 if TYPE_CHECKING:
     import duckdb
@@ -105,9 +103,7 @@ class DuckDBBackend:
         with translate_errors(f"opening {path!r}"):
             self._con = duckdb.connect(path, read_only=read_only)
             self._con.execute("SET TimeZone = 'UTC'").fetchall()
-            if not read_only:
-                self._create_schema()
-            self._check_schema()
+            prepare_schema(self._con, path, create=not read_only)
         self._versions: dict[str, int] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
         self._head = self._query_head()
@@ -115,22 +111,6 @@ class DuckDBBackend:
         self._touched: set[str] = set()
         self._closed = False
         self._users = 1
-
-    def _create_schema(self) -> None:
-        self._con.execute("BEGIN").fetchall()
-        self._con.execute(SCHEMA).fetchall()
-        if not self._con.execute("SELECT count(*) FROM eslib_schema").fetchall()[0][0]:
-            self._con.execute("INSERT INTO eslib_schema VALUES (?)", [SCHEMA_VERSION]).fetchall()
-        self._con.execute("COMMIT").fetchall()
-
-    def _check_schema(self) -> None:
-        found = self._con.execute("SELECT max(version) FROM eslib_schema").fetchall()[0][0]
-        if found != SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"{self.path!r} has eslib schema version {found}, this eslib needs "
-                f"{SCHEMA_VERSION}; use a matching eslib version or copy the events with "
-                "`eslib copy`"
-            )
 
     def _query_head(self) -> int:
         rows = self._con.execute("SELECT coalesce(max(position), 0) FROM eslib_events").fetchall()
@@ -295,34 +275,8 @@ class DuckDBBackend:
         return self._head
 
     def to_arrow(self, query: EventQuery) -> pa.Table:
-        clause, params = where(query)
-        limit = f" LIMIT {query.limit}" if query.limit is not None else ""
-        select = f"{ARROW_SELECT} WHERE {clause}"
         with self._lock, translate_errors("to_arrow"):
-            # Rows are inserted in position order and DuckDB keeps insertion order, so
-            # ORDER BY (a third of the time) is usually not needed: checked, not assumed.
-            table = self._con.sql(f"{select}{limit}", params=params).to_arrow_table()
-            if not self._in_order(table, query, clause, params):
-                table = self._con.sql(
-                    f"{select} ORDER BY position{limit}", params=params).to_arrow_table()
-        return table.cast(arrow_schema())
-
-    def _in_order(self, table: pa.Table, query: EventQuery, clause: str,
-                  params: list[object]) -> bool:
-        """Whether rows read without ORDER BY are the query's answer, in position order."""
-        import pyarrow.compute as pc
-
-        positions = table["position"]
-        n = len(positions)
-        if n > 1 and not pc.all(pc.less(positions[:-1], positions[1:])).as_py():
-            return False
-        if query.limit is None or n < query.limit or n == 0:
-            return True  # LIMIT cut nothing: every matching row is here
-        rows = self._con.execute(  # LIMIT cut: no matching row may precede the last one kept
-            f"SELECT count(*) FROM eslib_events WHERE {clause} AND position <= ?",
-            [*params, positions[n - 1].as_py()],
-        ).fetchall()
-        return bool(rows[0][0] == n)
+            return duckdb_bulk.to_arrow(self._con, query)
 
     # -- transactions, snapshots, checkpoints ---------------------------------
 

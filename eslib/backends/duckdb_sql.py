@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigurationError
+from .base import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import duckdb
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS eslib_schema (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS eslib_events (
@@ -50,3 +58,20 @@ LIMIT 5
 
 # Above this many rows an append goes in as an Arrow table, below as VALUES (...).
 ARROW_ROWS = 64
+
+
+def prepare_schema(con: duckdb.DuckDBPyConnection, path: str, create: bool) -> None:
+    """Create the tables if missing (``create``); refuse a file of another schema version."""
+    if create:
+        con.execute("BEGIN").fetchall()
+        con.execute(SCHEMA).fetchall()
+        if not con.execute("SELECT count(*) FROM eslib_schema").fetchall()[0][0]:
+            con.execute("INSERT INTO eslib_schema VALUES (?)", [SCHEMA_VERSION]).fetchall()
+        con.execute("COMMIT").fetchall()
+    found = con.execute("SELECT max(version) FROM eslib_schema").fetchall()[0][0]
+    if found != SCHEMA_VERSION:
+        raise ConfigurationError(
+            f"{path!r} has eslib schema version {found}, this eslib needs "
+            f"{SCHEMA_VERSION}; use a matching eslib version or copy the events with "
+            "`eslib copy`"
+        )
