@@ -177,8 +177,8 @@ class DuckDBBackend:
                 if not own:
                     raise
                 self._con.execute("ROLLBACK").fetchall()
-                why = (duckdb_bulk.refusal(self._con, table)
-                       if isinstance(exc, duckdb.Error) else None)
+                refused = (duckdb.ConstraintException, duckdb.ConversionException)
+                why = duckdb_bulk.refusal(self._con, table) if isinstance(exc, refused) else None
                 if why is None:
                     raise
                 raise why from exc
