@@ -28,13 +28,20 @@ RESUME_HINT = "(bulk append: nothing written; pass skip_existing=True to resume 
 
 @contextmanager
 def registered(con: duckdb.DuckDBPyConnection, table: pa.Table, prefix: str) -> Iterator[str]:
-    """``table`` visible to SQL under a fresh name while the block runs."""
+    """``table`` visible to SQL under a fresh name while the block runs (for queries only:
+    after a failed write the transaction is aborted and refuses even ``unregister``)."""
     name = f"{prefix}_{uuid.uuid4().hex}"
     con.register(name, table)
     try:
         yield name
     finally:
         con.unregister(name)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: pa.Table, columns: str) -> None:
+    """INSERT the rows of an Arrow table, through a relation: nothing to clean up if the
+    INSERT fails."""
+    con.from_arrow(table).project(columns).insert_into("eslib_events")
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
@@ -60,8 +67,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> 
             "recorded_at": pa.array(columns[7], pa.timestamp("us", tz="UTC")),
         }
     )
-    with registered(con, table, "eslib_batch") as name:
-        con.execute(f"INSERT INTO eslib_events SELECT * FROM {name}").fetchall()
+    _insert(con, table, "*")
 
 
 def bulk_insert(
@@ -118,12 +124,8 @@ def bulk_insert(
         "id": table["id"], "type": table["type"], "data": table["data"],
         "metadata": table["metadata"], "recorded_at": table["recorded_at"],
     })  # fmt: skip
-    with registered(con, rows, "eslib_bulk") as name:
-        con.execute(
-            "INSERT INTO eslib_events SELECT position, stream_id, version, "
-            "coalesce(CAST(id AS UUID), uuid()), type, data, metadata, recorded_at "
-            f"FROM {name}"
-        ).fetchall()
+    _insert(con, rows, "position, stream_id, version, coalesce(CAST(id AS UUID), uuid()), "
+                       "type, data, metadata, recorded_at")
     return n, dict(zip(streams, (base + counts).tolist(), strict=True))
 
 
