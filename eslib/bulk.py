@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import json_text
 from .errors import InvalidEvent
 
 if TYPE_CHECKING:
@@ -33,7 +34,10 @@ def normalise(
     now: Callable[[], datetime],
     id_factory: Callable[[], uuid.UUID] | None,
 ) -> pa.Table:
-    """Validate a user's table and bring it to :func:`bulk_schema`. Nothing is written here."""
+    """Validate a user's table and bring it to :func:`bulk_schema`. Nothing is written here.
+
+    Column-wise (Arrow compute), so it costs little next to the insert itself.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -58,23 +62,54 @@ def normalise(
         columns[name] = column
     columns["data"] = _json_text(table, "data")
     columns["metadata"] = (_json_text(table, "metadata") if "metadata" in table.column_names
-                           else pa.array(["{}"] * n, pa.string()))
+                           else pa.repeat(pa.scalar("{}"), n))
     if "id" in table.column_names:
-        ids = table["id"].cast(pa.string())
-        _check_uuids(ids)
-        columns["id"] = ids
+        columns["id"] = canonical_uuids(table["id"])
     elif id_factory is not None:
         columns["id"] = pa.array([str(id_factory()) for _ in range(n)], pa.string())
     else:
         columns["id"] = pa.nulls(n, pa.string())
+    stamp_type = pa.timestamp("us", tz="UTC")
     if "recorded_at" in table.column_names:
         stamps = table["recorded_at"]
         if not pa.types.is_timestamp(stamps.type) or stamps.type.tz is None:
             raise InvalidEvent("recorded_at must be a timezone-aware timestamp column")
-        columns["recorded_at"] = stamps.cast(pa.timestamp("us", tz="UTC"))
+        if stamps.null_count:
+            raise InvalidEvent("recorded_at has empty cells; leave the column out to use "
+                               "the store's clock")
+        columns["recorded_at"] = stamps.cast(stamp_type)
     else:
-        columns["recorded_at"] = pa.array([now()] * n, pa.timestamp("us", tz="UTC"))
+        columns["recorded_at"] = pa.repeat(pa.scalar(now(), stamp_type), n)
     return pa.table(columns, schema=bulk_schema())
+
+
+def canonical_uuids(ids: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """UUID text in its canonical form (what ``str(uuid.UUID(text))`` gives); nulls stay.
+
+    Accepts what ``uuid.UUID`` does: any case, hyphens or not, braces, a ``urn:uuid:``
+    prefix. One form matters: backends compare ids as text, and DuckDB's cast refuses
+    the prefix.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = ids.cast(pa.string())
+    hex_ = text
+    for part in ("urn:", "uuid:"):  # as uuid.UUID does: case-sensitive, anywhere
+        hex_ = pc.replace_substring(hex_, part, "")
+    hex_ = pc.replace_substring(pc.utf8_trim(hex_, "{}"), "-", "")
+    ok = pc.match_substring_regex(hex_, "^[0-9a-fA-F]{32}$")
+    bad = pc.invert(pc.fill_null(ok, True))
+    if len(text) and pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        raise InvalidEvent(f"row {row}: id {text[row].as_py()!r} is not a UUID")
+    groups = [pc.utf8_slice_codeunits(hex_, a, b) for a, b in UUID_GROUPS]
+    # lower-cased last: pyarrow 26's ascii_lower breaks arrays whose offsets do not start
+    # at 0 (string columns sliced by pandas), the joined array's start at 0
+    return pc.ascii_lower(pc.binary_join_element_wise(*groups, "-"))
+
+
+UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
 
 
 def _json_columns_to_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,30 +124,31 @@ def _json_columns_to_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _dumps(value: dict[str, Any], name: str, row: int) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        return json_text.encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidEvent(f"row {row}: {name} is not JSON-serialisable: {exc}") from None
 
 
 def _json_text(table: pa.Table, name: str) -> pa.ChunkedArray:
+    """The column as text; refuses a cell that cannot be a JSON object (backends parse it)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     column = table[name]
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         raise InvalidEvent(f"{name} must hold JSON objects as text or dicts, got {column.type}")
     if column.null_count:
         raise InvalidEvent(f"{name} has empty cells; every event needs a JSON object")
-    return column.cast(pa.string())
-
-
-def _check_uuids(ids: pa.ChunkedArray) -> None:
-    for row, value in enumerate(ids.to_pylist()):
-        if value is None:
-            continue
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise InvalidEvent(f"row {row}: id {value!r} is not a UUID") from None
+    column = column.cast(pa.string())
+    # Only the outer braces here, a cheap and exact test of "an object, if JSON at all";
+    # each backend parses the text as it stores it.
+    trimmed = pc.utf8_trim_whitespace(column)
+    bad = pc.invert(pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")))
+    if len(column) and pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        raise InvalidEvent(f"row {row}: {name} must be a JSON object, got "
+                           f"{column[row].as_py()[:40]!r}; nothing was written")
+    return column
 
 
 def parse_object(text: str, name: str) -> dict[str, Any]:

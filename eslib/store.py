@@ -222,11 +222,11 @@ class EventStore:
         """Append many events at once from a table; returns how many were written.
 
         Columns: ``stream_id``, ``type``, ``data`` (JSON text or dicts), and optionally
-        ``metadata``, ``id`` and ``recorded_at`` (one clock reading for the table when
-        absent). Each row goes to the end of its stream (expected version ANY), rows
-        in table order, so global order follows row order. The whole table commits
-        atomically. With ``skip_existing`` rows whose id is already stored are left
-        out, which makes an interrupted import safe to run again.
+        ``metadata``, ``id`` (any UUID spelling) and ``recorded_at`` (one clock reading for
+        the table when absent). Each row goes to the end of its stream (expected version
+        ANY), rows in table order, so global order follows row order. The whole table
+        commits atomically. With ``skip_existing`` rows whose id is already stored are
+        left out, which makes an interrupted import safe to run again.
 
         This is the fast path for imports (Arrow in, one statement on DuckDB).
         """

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import eslib
@@ -275,6 +276,16 @@ def test_to_dataframe_columns_and_dtypes(store):
     assert len(store.to_dataframe(limit=2)) == 2
 
 
+def test_limit_zero_reads_nothing(store):
+    store.append("order-1", [ev("Placed"), ev("Paid")])
+    assert list(store.read_all(limit=0)) == []
+    assert store.to_arrow(limit=0).num_rows == 0
+    for json in ("text", "dict"):
+        frame = store.to_dataframe(limit=0, json=json)
+        assert len(frame) == 0 and "position" in frame.columns
+    assert store.to_dataframe(from_position=2, limit=1)["type"].tolist() == ["Paid"]
+
+
 def test_to_dataframe_of_nothing_has_the_columns(store):
     frame = store.to_dataframe("nope-1")
     assert len(frame) == 0
@@ -506,8 +517,14 @@ def test_bulk_append_from_dataframe_keeps_ids_times_and_resumes(make_store):
         ({"stream_id": ["s-1"], "type": [""], "data": ["{}"]}, "type"),
         ({"stream_id": ["s-1", "s-1"], "type": ["A", "B"], "data": ["{}", "[1]"]}, "JSON"),
         ({"stream_id": ["s-1"], "type": ["A"], "data": ["{not json"]}, "JSON"),
+        ({"stream_id": ["s-1"], "type": ["A"], "data": ['{"a":1}{}']}, "JSON"),
+        ({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"], "metadata": ["[]"]}, "JSON"),
         ({"stream_id": ["s-1"], "type": ["A"]}, "data"),
         ({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"], "id": ["nope"]}, "UUID"),
+        ({"stream_id": ["s-1", "s-1"], "type": ["A", "A"], "data": ["{}", "{}"],
+          "id": [str(uuid.UUID(int=1)), str(uuid.UUID(int=1))[:-1]]}, "row 1: id"),
+        ({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"],
+          "recorded_at": pa.array([None], pa.timestamp("us", tz="UTC"))}, "recorded_at"),
     ],
 )
 def test_bulk_append_rejects_bad_rows_and_writes_nothing(store, columns, message):
@@ -516,3 +533,21 @@ def test_bulk_append_rejects_bad_rows_and_writes_nothing(store, columns, message
     with pytest.raises(eslib.InvalidEvent, match=message):
         store.bulk_append(pa.table(columns))
     assert list(store.read_all()) == []
+
+
+def test_bulk_append_reads_every_uuid_spelling_as_one_id(store):
+    import pyarrow as pa
+
+    ids = [uuid.uuid4() for _ in range(4)]
+    spellings = [f"urn:uuid:{ids[0]}", "{" + str(ids[1]).upper() + "}", ids[2].hex, str(ids[3])]
+    table = pa.table({"stream_id": ["s-1"] * 4, "type": ["A"] * 4, "data": ["{}"] * 4,
+                      "id": spellings})
+    assert store.bulk_append(table) == 4
+    assert [e.id for e in store.read_all()] == ids
+    assert store.to_dataframe()["id"].tolist() == [str(i) for i in ids]
+    again = table.set_column(3, "id", pa.array([str(i) for i in ids]))
+    with pytest.raises(eslib.DuplicateEventId):
+        store.bulk_append(again)
+    assert store.bulk_append(again, skip_existing=True) == 0
+    with pytest.raises(eslib.DuplicateEventId):  # the same id through append
+        store.append("s-2", [NewEvent("A", id=f"urn:uuid:{ids[0]}")])

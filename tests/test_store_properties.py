@@ -60,3 +60,34 @@ def test_store_agrees_with_model(store: eslib.EventStore, ops) -> None:
     assert [(e.stream_id, e.version) for e in ours] == appended
     positions = [e.position for e in ours]
     assert positions == sorted(set(positions))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(st.tuples(st.booleans(), st.lists(st.integers(0, 3), min_size=1,
+                                                        max_size=12)), min_size=1, max_size=6))
+def test_bulk_appends_continue_streams_like_the_model(store: eslib.EventStore, steps) -> None:
+    import pyarrow as pa
+
+    prefix = f"b{uuid.uuid4().hex[:10]}"
+    model: dict[str, int] = {}
+    appended: list[tuple[str, int]] = []
+    for bulk, indexes in steps:
+        streams = [f"{prefix}-{i}" for i in indexes]
+        if bulk:  # rows of several streams, interleaved
+            table = pa.table({"stream_id": streams, "type": ["E"] * len(streams),
+                              "data": ["{}"] * len(streams)})
+            assert store.bulk_append(table) == len(streams)
+        for stream_id in streams:
+            if not bulk:
+                store.append(stream_id, [NewEvent("E")], model.get(stream_id, 0))
+            model[stream_id] = model.get(stream_id, 0) + 1
+            appended.append((stream_id, model[stream_id]))
+    ours = list(store.read_all(category=prefix))
+    assert [(e.stream_id, e.version) for e in ours] == appended
+    assert [e.position for e in ours] == sorted({e.position for e in ours})
+    for stream_id, count in model.items():
+        assert store.stream_version(stream_id) == count

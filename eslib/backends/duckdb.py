@@ -7,38 +7,36 @@ one INSERT statement (one commit), its conflicts decided before it is sent.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from ..errors import (
     ConfigurationError,
-    DuplicateEventId,
     EslibError,
-    InvalidEvent,
     StoreError,
     StoreLockedError,
     WrongExpectedVersion,
 )
-from ..events import AppendResult, RecordedEvent
+from ..events import AppendResult, RecordedEvent, recorded_event
+from ..json_text import decode
+from . import duckdb_bulk
 from .base import (
     PAGE_SIZE,
-    SCHEMA_VERSION,
     EventQuery,
     Snapshot,
     StoredId,
     StreamAppend,
-    arrow_schema,
     check_expected,
     replayed_result,
 )
-from .duckdb_sql import ARROW_ROWS, BULK_DUPLICATES, BULK_INSERT, BULK_INVALID, SCHEMA
-from .sql import ARROW_SELECT, EVENT_COLUMNS, where
+from .duckdb_sql import READ_COLUMNS, prepare_schema
+from .sql import where
 
 if TYPE_CHECKING:
     import duckdb
@@ -105,9 +103,7 @@ class DuckDBBackend:
         with translate_errors(f"opening {path!r}"):
             self._con = duckdb.connect(path, read_only=read_only)
             self._con.execute("SET TimeZone = 'UTC'").fetchall()
-            if not read_only:
-                self._create_schema()
-            self._check_schema()
+            prepare_schema(self._con, path, create=not read_only)
         self._versions: dict[str, int] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
         self._head = self._query_head()
@@ -115,22 +111,6 @@ class DuckDBBackend:
         self._touched: set[str] = set()
         self._closed = False
         self._users = 1
-
-    def _create_schema(self) -> None:
-        self._con.execute("BEGIN").fetchall()
-        self._con.execute(SCHEMA).fetchall()
-        if not self._con.execute("SELECT count(*) FROM eslib_schema").fetchall()[0][0]:
-            self._con.execute("INSERT INTO eslib_schema VALUES (?)", [SCHEMA_VERSION]).fetchall()
-        self._con.execute("COMMIT").fetchall()
-
-    def _check_schema(self) -> None:
-        found = self._con.execute("SELECT max(version) FROM eslib_schema").fetchall()[0][0]
-        if found != SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"{self.path!r} has eslib schema version {found}, this eslib needs "
-                f"{SCHEMA_VERSION}; use a matching eslib version or copy the events with "
-                "`eslib copy`"
-            )
 
     def _query_head(self) -> int:
         rows = self._con.execute("SELECT coalesce(max(position), 0) FROM eslib_events").fetchall()
@@ -175,7 +155,7 @@ class DuckDBBackend:
             versions[item.stream_id] = version
             results[-1] = AppendResult(item.stream_id, version, tuple(positions))
         if rows:
-            self._insert(rows)
+            duckdb_bulk.insert_rows(self._con, rows)
             self._versions.update(versions)
             self._head = position
             if self._in_transaction:
@@ -184,87 +164,31 @@ class DuckDBBackend:
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
         import duckdb
-        import pyarrow as pa
 
-        name = f"eslib_bulk_{uuid.uuid4().hex}"
-        table = table.append_column("rn", pa.array(range(table.num_rows), pa.int64()))
         with self._lock, translate_errors("bulk append"):
-            self._con.register(name, table)
             own = not self._in_transaction
+            if own:
+                self._con.execute("BEGIN").fetchall()
             try:
-                if own:
-                    self._con.execute("BEGIN").fetchall()
-                try:
-                    written = self._bulk_insert(name, skip_existing)
-                except duckdb.ConstraintException as exc:
-                    if own:
-                        self._con.execute("ROLLBACK").fetchall()
-                        own = False
-                    dupes = self._con.execute(BULK_DUPLICATES.format(name=name)).fetchall()
-                    raise DuplicateEventId(
-                        [str(r[0]) for r in dupes] or ["?"],
-                        "(bulk append: nothing written; pass skip_existing=True to resume "
-                        "an import)",
-                    ) from exc
-                except BaseException:
-                    if own:
-                        self._con.execute("ROLLBACK").fetchall()
-                        own = False
+                written, versions = duckdb_bulk.bulk_insert(
+                    self._con, table, head=self._head, known=self._versions,
+                    skip_existing=skip_existing, precheck=not own)
+            except BaseException as exc:
+                if not own:
                     raise
-                if own:
-                    self._con.execute("COMMIT").fetchall()
-            finally:
-                self._con.unregister(name)
-            streams = set(table["stream_id"].unique().to_pylist())
-            for stream_id in streams:  # versions moved; reread them lazily
-                self._versions.pop(stream_id, None)
+                self._con.execute("ROLLBACK").fetchall()
+                refused = (duckdb.ConstraintException, duckdb.ConversionException)
+                why = duckdb_bulk.refusal(self._con, table) if isinstance(exc, refused) else None
+                if why is None:
+                    raise
+                raise why from exc
+            if own:
+                self._con.execute("COMMIT").fetchall()
+            self._versions.update(versions)
             if self._in_transaction:
-                self._touched.update(streams)
+                self._touched.update(versions)
             self._head += written
             return written
-
-    def _bulk_insert(self, name: str, skip_existing: bool) -> int:
-        bad = self._con.execute(BULK_INVALID.format(name=name)).fetchall()
-        if bad:
-            raise InvalidEvent(
-                f"row {bad[0][0]}: data and metadata must be JSON objects, got "
-                f"{bad[0][1][:40]!r} / {bad[0][2][:40]!r}; nothing was written"
-            )
-        skip = "WHERE b.id IS NULL OR NOT EXISTS (SELECT 1 FROM eslib_events e " \
-               "WHERE e.id = CAST(b.id AS UUID))" if skip_existing else ""
-        rows = self._con.execute(
-            BULK_INSERT.format(name=name, skip=skip), [self._head]
-        ).fetchall()
-        return int(rows[0][0])
-
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        if len(rows) <= ARROW_ROWS:
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-            self._con.execute(
-                f"INSERT INTO eslib_events VALUES {values}", [v for row in rows for v in row]
-            ).fetchall()
-            return
-        import pyarrow as pa
-
-        columns = list(zip(*rows, strict=True))
-        table = pa.table(
-            {
-                "position": pa.array(columns[0], pa.int64()),
-                "stream_id": pa.array(columns[1], pa.string()),
-                "version": pa.array(columns[2], pa.int64()),
-                "id": pa.array([str(i) for i in columns[3]], pa.string()),
-                "type": pa.array(columns[4], pa.string()),
-                "data": pa.array(columns[5], pa.string()),
-                "metadata": pa.array(columns[6], pa.string()),
-                "recorded_at": pa.array(columns[7], pa.timestamp("us", tz="UTC")),
-            }
-        )
-        name = f"eslib_batch_{uuid.uuid4().hex}"
-        self._con.register(name, table)
-        try:
-            self._con.execute(f"INSERT INTO eslib_events SELECT * FROM {name}").fetchall()
-        finally:
-            self._con.unregister(name)
 
     def _version(self, stream_id: str) -> int:
         version = self._versions.get(stream_id)
@@ -299,19 +223,19 @@ class DuckDBBackend:
         remaining = limit
         while remaining is None or remaining > 0:
             page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-            sql = (f"SELECT {EVENT_COLUMNS} FROM eslib_events WHERE stream_id = ? "
+            sql = (f"SELECT {READ_COLUMNS} FROM eslib_events WHERE stream_id = ? "
                    "AND version >= ?")
             params: list[object] = [stream_id, from_version]
             if cursor is not None:
                 sql += f" AND version {bound} ?"
                 params.append(cursor)
-            rows = self._fetch(f"{sql} ORDER BY version {order} LIMIT {page}", params)
-            yield from map(_recorded, rows)
-            if len(rows) < page:
+            events = self._events(f"{sql} ORDER BY version {order} LIMIT {page}", params)
+            yield from events
+            if len(events) < page:
                 return
-            cursor = rows[-1][1] + (1 if not backwards else -1)
+            cursor = events[-1].version + (1 if not backwards else -1)
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= len(events)
 
     def read_all(self, query: EventQuery) -> Iterator[RecordedEvent]:
         clause, params = where(query)
@@ -319,17 +243,21 @@ class DuckDBBackend:
         remaining = query.limit
         while remaining is None or remaining > 0:
             page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-            rows = self._fetch(
-                f"SELECT {EVENT_COLUMNS} FROM eslib_events WHERE {clause} AND position >= ? "
+            events = self._events(
+                f"SELECT {READ_COLUMNS} FROM eslib_events WHERE {clause} AND position >= ? "
                 f"ORDER BY position LIMIT {page}",
                 [*params, start],
             )
-            yield from map(_recorded, rows)
-            if len(rows) < page:
+            yield from events
+            if len(events) < page:
                 return
-            start = rows[-1][2] + 1
+            start = events[-1].position + 1
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= len(events)
+
+    def _events(self, sql: str, params: list[object]) -> list[RecordedEvent]:
+        """The events of a READ_COLUMNS query."""
+        return [_recorded(*row) for row in self._fetch(sql, params)]
 
     def _fetch(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
         with self._lock, translate_errors("read"):
@@ -347,13 +275,8 @@ class DuckDBBackend:
         return self._head
 
     def to_arrow(self, query: EventQuery) -> pa.Table:
-        clause, params = where(query)
-        limit = f" LIMIT {query.limit}" if query.limit is not None else ""
         with self._lock, translate_errors("to_arrow"):
-            table = self._con.sql(
-                f"{ARROW_SELECT} WHERE {clause} ORDER BY position{limit}", params=params
-            ).to_arrow_table()
-        return table.cast(arrow_schema())
+            return duckdb_bulk.to_arrow(self._con, query)
 
     # -- transactions, snapshots, checkpoints ---------------------------------
 
@@ -454,8 +377,10 @@ class _DuckDBTransaction:
         self._backend.save_checkpoint(name, position)
 
 
-def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
-    return RecordedEvent(
-        row[0], row[1], row[2], row[3], row[4],
-        json.loads(row[5]), json.loads(row[6]), row[7].replace(tzinfo=timezone.utc),
-    )  # fmt: skip
+def _recorded(stream_id: str, version: int, position: int, id: str, type: str, data: str,
+              metadata: str, recorded_us: int) -> RecordedEvent:
+    return recorded_event(stream_id, version, position, UUID(id), type, decode(data),
+                          decode(metadata), _EPOCH + timedelta(microseconds=recorded_us))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

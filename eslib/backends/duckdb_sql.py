@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigurationError
+from .base import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import duckdb
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS eslib_schema (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS eslib_events (
@@ -28,21 +36,14 @@ CREATE TABLE IF NOT EXISTS eslib_checkpoints (
 );
 """
 
-# Each stream's rows continue after its stored version; positions follow row order.
-BULK_INSERT = """
-INSERT INTO eslib_events
-SELECT ? + row_number() OVER (ORDER BY b.rn),
-       b.stream_id,
-       coalesce(v.version, 0) + row_number() OVER (PARTITION BY b.stream_id ORDER BY b.rn),
-       coalesce(CAST(b.id AS UUID), uuid()),
-       b.type, b.data, b.metadata, b.recorded_at
-FROM {name} b
-LEFT JOIN (SELECT stream_id, max(version) AS version FROM eslib_events
-           WHERE stream_id IN (SELECT stream_id FROM {name}) GROUP BY stream_id) v
-       USING (stream_id)
-{skip}
-ORDER BY b.rn
-"""
+# An event row for reads as text and integers: DuckDB's own conversion of UUID and
+# TIMESTAMPTZ to Python objects costs more than uuid.UUID(text) and epoch + timedelta.
+READ_COLUMNS = (
+    "stream_id, version, position, CAST(id AS VARCHAR), type, CAST(data AS VARCHAR), "
+    "CAST(metadata AS VARCHAR), epoch_us(recorded_at)"
+)
+
+# Diagnoses of a refused bulk table (``rn``: row number), run only when needed.
 BULK_INVALID = """
 SELECT rn, data, metadata FROM {name}
 WHERE NOT (json_valid(data) AND json_valid(metadata))
@@ -50,10 +51,27 @@ WHERE NOT (json_valid(data) AND json_valid(metadata))
 ORDER BY rn LIMIT 1
 """
 BULK_DUPLICATES = """
-SELECT id FROM {name} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM eslib_events)
+SELECT id FROM {name} WHERE CAST(id AS UUID) IN (SELECT id FROM eslib_events)
 UNION SELECT id FROM {name} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1
 LIMIT 5
 """
 
 # Above this many rows an append goes in as an Arrow table, below as VALUES (...).
 ARROW_ROWS = 64
+
+
+def prepare_schema(con: duckdb.DuckDBPyConnection, path: str, create: bool) -> None:
+    """Create the tables if missing (``create``); refuse a file of another schema version."""
+    if create:
+        con.execute("BEGIN").fetchall()
+        con.execute(SCHEMA).fetchall()
+        if not con.execute("SELECT count(*) FROM eslib_schema").fetchall()[0][0]:
+            con.execute("INSERT INTO eslib_schema VALUES (?)", [SCHEMA_VERSION]).fetchall()
+        con.execute("COMMIT").fetchall()
+    found = con.execute("SELECT max(version) FROM eslib_schema").fetchall()[0][0]
+    if found != SCHEMA_VERSION:
+        raise ConfigurationError(
+            f"{path!r} has eslib schema version {found}, this eslib needs "
+            f"{SCHEMA_VERSION}; use a matching eslib version or copy the events with "
+            "`eslib copy`"
+        )
