@@ -2,9 +2,8 @@
 
 The server runs in its own process on a free loopback port, over the same store
 URL; clients are separate processes (1 and 8) started together behind a barrier,
-each with its own connection. ``python -m eslib.bench_grpc --url URL`` prints the
-table; :func:`run` returns :class:`~eslib.bench.report.Row` rows and notes for
-``eslib bench``. Targets (issue 8): one client over loopback reaches >= 50% of the
+each with its own connection. ``eslib bench grpc`` runs it on each backend
+(:func:`grpc_rows`). Targets (issue 8): one client over loopback reaches >= 50% of the
 in-process appends/s on PostgreSQL, and 8 clients >= 2x one client.
 """
 
@@ -21,19 +20,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .bench.report import Row, format_table
-from .urls import parse_url
+from .report import Row
 
 SECTION = "grpc"
+LOCAL, REMOTE = "in process", "grpc loopback"
 SERVER = ("import sys; from eslib.server import serve; "
-          "serve(sys.argv[1], port=0, **({'pool_size': 8} if sys.argv[2] == 'postgresql' else {}))")
+          "serve(sys.argv[1], port=0, **({'pool_size': 8} if sys.argv[2] == 'postgres' else {}))")
 
 
 @contextmanager
-def server_process(url: str) -> Iterator[str]:
+def server_process(url: str, backend: str) -> Iterator[str]:
     """An eslib server over ``url`` in its own process; yields its grpc:// address."""
-    scheme = parse_url(url).scheme
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, url, scheme],
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, url, backend],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
@@ -100,46 +98,49 @@ def measure(url: str, op: str, clients: int, count: int, start: int = 1) -> floa
     return total / (max(end for _, end, _ in spans) - min(began for began, _, _ in spans))
 
 
-def run(url: str, *, appends: int = 2000, clients: tuple[int, ...] = (1, 8),
-        progress: bool = True) -> tuple[list[Row], list[str]]:
-    """Measure ``url`` in process and through a server; returns (rows, notes with targets)."""
+def operation(op: str, clients: int) -> str:
+    """The row label: one client compares with in process, several with one client."""
+    what = "append 1 event" if op == "append" else "read_all"
+    if clients == 1:
+        return f"{what}, 1 client (ratio: vs {LOCAL})"
+    return f"{what}, {clients} clients (ratio: vs 1 client)"
+
+
+def grpc_rows(url: str, backend: str, *, appends: int = 2000,
+              clients: tuple[int, ...] = (1, 8)) -> list[Row]:
+    """Measure the store at ``url`` in process and through a server over it."""
     import eslib
 
-    backend = parse_url(url).scheme
-    rows: list[Row] = []
-
-    def add(operation: str, implementation: str, events_per_s: float) -> None:
-        rows.append(Row(SECTION, operation, backend, implementation, events_per_s,
-                        1000 / events_per_s))
-        if progress:
-            print(f"  {operation:8} {implementation:26} {events_per_s:>10,.0f} events/s",
-                  file=sys.stderr)
-
+    rates: dict[tuple[str, int, str], float] = {}
     with eslib.connect(url) as store:  # closed before the server opens a DuckDB file
         start = store.head_position() + 1
-        add("append", "in process, 1 client", _in_process_appends(store, appends))
+        rates["append", 1, LOCAL] = _in_process_appends(store, appends)
         began = time.perf_counter()
         count = sum(1 for _ in store.read_all(start))
-        add("read_all", "in process, 1 client", count / (time.perf_counter() - began))
-    if backend == "postgresql" and 8 in clients:  # the one backend many processes can write
-        add("append", "in process, 8 processes", measure(url, "append", 8, appends // 4))
-    with server_process(url) as address:
+        rates["read_all", 1, LOCAL] = count / (time.perf_counter() - began)
+    many = [n for n in clients if n > 1]
+    if backend == "postgres":  # the one backend many processes can write
+        for n in many:
+            rates["append", n, LOCAL] = measure(url, "append", n, max(appends // 4, 10))
+    with server_process(url, backend) as address:
         for n in clients:
-            per_client = appends if n == 1 else max(appends // 4, 100)
-            add("append", f"grpc loopback, {_clients(n)}", measure(address, "append", n,
-                                                                    per_client))
+            per_client = appends if n == 1 else max(appends // 4, 10)
+            rates["append", n, REMOTE] = measure(address, "append", n, per_client)
         for n in clients:
-            add("read_all", f"grpc loopback, {_clients(n)}",
-                measure(address, "read_all", n, 0, start if backend != "memory" else 1))
-    return rows, _targets(rows, backend)
-
-
-def _clients(n: int) -> str:
-    return f"{n} client{'s' if n > 1 else ''}"
+            rates["read_all", n, REMOTE] = measure(address, "read_all", n, 0,
+                                                   start if backend != "memory" else 1)
+    rows = []
+    for (op, n, implementation), rate in sorted(rates.items(), key=lambda kv: (
+            kv[0][0] != "append", kv[0][1])):
+        base = rates.get((op, 1, LOCAL if n == 1 else implementation))
+        implementation += f", {n} processes" if n > 1 and implementation == LOCAL else ""
+        rows.append(Row(SECTION, operation(op, n), backend, implementation, rate, n * 1000 / rate,
+                        rate / base if base else None))
+    return rows
 
 
 def _in_process_appends(store: Any, count: int) -> float:
-    from . import NewEvent
+    from eslib import NewEvent
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     began = time.perf_counter()
@@ -148,34 +149,17 @@ def _in_process_appends(store: Any, count: int) -> float:
     return count / (time.perf_counter() - began)
 
 
-def _targets(rows: list[Row], backend: str) -> list[str]:
-    rate = {r.implementation: r.events_per_s or 0.0 for r in rows if r.operation == "append"}
-    one, eight = rate.get("grpc loopback, 1 client", 0), rate.get("grpc loopback, 8 clients")
-    local = rate["in process, 1 client"]
-    notes = [f"target ({backend}): 1 grpc client >= 50% of in-process appends/s: "
-             f"{one / local:.0%} {'met' if one >= local / 2 else 'missed'}"
-             + ("" if backend == "postgresql" else " (the target is set for PostgreSQL)")]
-    if eight is not None:
-        notes.append(f"target ({backend}): 8 grpc clients >= 2x one: {eight / one:.1f}x "
-                     f"{'met' if eight >= 2 * one else 'missed'}")
-    return notes
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", action="append", required=True, help="store URL (repeatable)")
-    parser.add_argument("--appends", type=int, default=2000)
-    args = parser.parse_args(argv)
-    rows, notes = [], []
-    for url in args.url:
-        found, said = run(url, appends=args.appends)
-        rows += found
-        notes += said
-    print(format_table(rows))
-    print("\n".join(notes))
-
-
-if __name__ == "__main__":
-    main()
+def targets(rows: list[Row]) -> list[str]:
+    """Issue 8's targets, checked against the PostgreSQL rows of the grpc section."""
+    ratio = {r.operation: r.ratio for r in rows if r.section == SECTION
+             and r.backend == "postgres" and r.implementation == REMOTE}
+    lines = []
+    for label, op, goal in (
+            ("1 grpc client >= 50% of in-process appends/s on PostgreSQL",
+             operation("append", 1), 0.5),
+            ("8 grpc clients >= 2x one client's appends/s on PostgreSQL",
+             operation("append", 8), 2.0)):
+        value = ratio.get(op)
+        if value is not None:
+            lines.append(f"target {label}: {value:.2f} {'met' if value >= goal else 'NOT met'}")
+    return lines
