@@ -74,7 +74,8 @@ def test_bench_quick_on_postgres(tmp_path, postgres_url):
 
 
 def test_bench_grpc_section_in_process_and_through_a_server():
-    rows = grpc_rows("memory://", "memory", appends=60, clients=(1, 2))
+    rows = grpc_rows("memory://", "memory", seconds=0.05, reads=50, clients=(1, 2),
+                     rounds=2)
     assert {(r.operation, r.implementation) for r in rows} == {
         (operation("append", 1), "in process"), (operation("append", 1), "grpc loopback"),
         (operation("append", 2), "grpc loopback"), (operation("read_all", 1), "in process"),

@@ -131,8 +131,10 @@ def _es_steps(quick: bool, folder: str, pg_url: str | None, wanted: set[str]) ->
 def _grpc_steps(quick: bool, folder: str, pg_url: str | None, wanted: set[str]) -> list[Step]:
     from .grpc import grpc_rows
 
-    options: dict[str, Any] = {"appends": 30, "clients": (1, 2)} if quick else {}
-    return [(f"grpc {b}", partial(grpc_rows, u, b, **options))
+    options: dict[str, Any] = {"seconds": 0.05, "reads": 100, "clients": (1, 2), "rounds": 1} \
+        if quick else {}
+    local = {"duckdb": f"duckdb:///{folder}/grpc-local.duckdb"}
+    return [(f"grpc {b}", partial(grpc_rows, u, b, local_url=local.get(b), **options))
             for b, u in _urls(folder, "grpc", pg_url, wanted).items()]
 
 

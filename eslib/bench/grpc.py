@@ -1,10 +1,15 @@
 """The gRPC benchmark: appends/s and read_all events/s in process vs through ``eslib serve``.
 
-The server runs in its own process on a free loopback port, over the same store
-URL; clients are separate processes (1 and 8) started together behind a barrier,
-each with its own connection. ``eslib bench grpc`` runs it on each backend
-(:func:`grpc_rows`). Targets (issue 8): one client over loopback reaches >= 50% of the
-in-process appends/s on PostgreSQL, and 8 clients >= 2x one client.
+The server runs in its own process on a free loopback port, over the same store URL
+(a second DuckDB file for the in-process side: a DuckDB file has one writer process).
+Clients are separate, long-lived processes, each with its own connections. The
+variants are measured in alternating rounds — in process with one client, through
+the server with one client, then with 8 clients (and 8 in-process writers on
+PostgreSQL) — so that the machine's noise hits them alike; a figure is the median
+over the rounds and a ratio the median of the rounds' ratios. ``eslib bench grpc``
+runs it on each backend (:func:`grpc_rows`). Targets (issue 8): one client over
+loopback reaches >= 50% of the in-process appends/s on PostgreSQL, and 8 clients
+>= 2x one client.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import select
+import statistics
 import subprocess
 import sys
 import time
@@ -52,50 +58,76 @@ def server_process(url: str, backend: str) -> Iterator[str]:
             proc.stdout.close()
 
 
-def _worker(url: str, op: str, count: int, start: int, barrier: Any, results: Any) -> None:
-    """One client process: ``count`` single-event appends, or read_all from ``start``."""
-    try:
-        import eslib
+def _worker(urls: dict[str, str], commands: Any, barriers: dict[int, Any],
+            results: Any) -> None:
+    """A client process: runs ``(target, op, clients, size, start)`` commands until None.
 
-        store = eslib.connect(url)
-        prefix = f"bench-{uuid.uuid4().hex[:8]}"
-        store.append(f"{prefix}-warm", [eslib.NewEvent("Warm")])
-        barrier.wait(120)
-        began = time.perf_counter()
-        if op == "append":
-            for i in range(count):
-                store.append(f"{prefix}-{i % 16}",
-                             [eslib.NewEvent("Bench", {"i": i, "pad": "x" * 40})])
-            done = count
-        else:
-            done = sum(1 for _ in store.read_all(start))
-        results.put((began, time.perf_counter(), done))
-        store.close()
+    Each opens (once) the store ``urls[target]``, waits for the other ``clients`` at the
+    barrier, then appends one event at a time for ``size`` seconds, or reads up to ``size``
+    events from ``start``, and reports (began, ended, events)."""
+    import eslib
+
+    stores: dict[str, Any] = {}
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        while (command := commands.get()) is not None:
+            target, op, clients, size, start = command
+            if target not in stores:
+                stores[target] = eslib.connect(urls[target])
+                stores[target].append(f"{prefix}-warm", [eslib.NewEvent("Warm")])
+            store = stores[target]
+            barriers[clients].wait(120)
+            began = time.perf_counter()
+            if op == "append":
+                done, deadline = 0, began + size
+                while time.perf_counter() < deadline:
+                    store.append(f"{prefix}-{done % 16}",
+                                 [eslib.NewEvent("Bench", {"i": done, "pad": "x" * 40})])
+                    done += 1
+            else:
+                done = sum(1 for _ in store.read_all(start, limit=int(size)))
+            results.put((began, time.perf_counter(), done))
     except BaseException as exc:  # reported to the parent, which raises it
-        barrier.abort()
+        for barrier in barriers.values():
+            barrier.abort()
         results.put(f"{type(exc).__name__}: {exc}")
-
-
-def measure(url: str, op: str, clients: int, count: int, start: int = 1) -> float:
-    """Events/s of ``clients`` processes together, from the first start to the last finish."""
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(clients), context.Queue()
-    procs = [context.Process(target=_worker, args=(url, op, count, start, barrier, results))
-             for _ in range(clients)]
-    for proc in procs:
-        proc.start()
-    try:
-        spans = [results.get(timeout=600) for _ in procs]
     finally:
-        for proc in procs:
-            proc.join(60)
+        for store in stores.values():
+            store.close()
+
+
+class Clients:
+    """``n`` long-lived client processes; :meth:`rate` runs one timed phase on some of them."""
+
+    def __init__(self, urls: dict[str, str], n: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.results = context.Queue()
+        self.barriers = {k: context.Barrier(k) for k in {1, n}}
+        self.commands = [context.Queue() for _ in range(n)]
+        self.procs = [context.Process(target=_worker, daemon=True,
+                                      args=(urls, q, self.barriers, self.results))
+                      for q in self.commands]
+        for proc in self.procs:
+            proc.start()
+
+    def rate(self, target: str, op: str, clients: int, size: float, start: int = 1) -> float:
+        """Events/s of ``clients`` processes together, first start to last finish."""
+        for queue in self.commands[:clients]:
+            queue.put((target, op, clients, size, start))
+        spans = [self.results.get(timeout=600) for _ in range(clients)]
+        failed = [s for s in spans if isinstance(s, str)]
+        if failed:
+            raise RuntimeError(f"a benchmark client failed: {failed[0]}")
+        total = sum(n for _, _, n in spans)
+        return total / (max(end for _, end, _ in spans) - min(began for began, _, _ in spans))
+
+    def close(self) -> None:
+        for queue in self.commands:
+            queue.put(None)
+        for proc in self.procs:
+            proc.join(30)
             if proc.is_alive():
                 proc.kill()
-    failed = [s for s in spans if isinstance(s, str)]
-    if failed:
-        raise RuntimeError(f"a benchmark client failed: {failed[0]}")
-    total = sum(n for _, _, n in spans)
-    return total / (max(end for _, end, _ in spans) - min(began for began, _, _ in spans))
 
 
 def operation(op: str, clients: int) -> str:
@@ -106,47 +138,37 @@ def operation(op: str, clients: int) -> str:
     return f"{what}, {clients} clients (ratio: vs 1 client)"
 
 
-def grpc_rows(url: str, backend: str, *, appends: int = 2000,
-              clients: tuple[int, ...] = (1, 8)) -> list[Row]:
-    """Measure the store at ``url`` in process and through a server over it."""
-    import eslib
-
-    rates: dict[tuple[str, int, str], float] = {}
-    with eslib.connect(url) as store:  # closed before the server opens a DuckDB file
-        start = store.head_position() + 1
-        rates["append", 1, LOCAL] = _in_process_appends(store, appends)
-        began = time.perf_counter()
-        count = sum(1 for _ in store.read_all(start))
-        rates["read_all", 1, LOCAL] = count / (time.perf_counter() - began)
-    many = [n for n in clients if n > 1]
+def grpc_rows(url: str, backend: str, *, local_url: str | None = None, seconds: float = 1.0,
+              reads: int = 5000, clients: tuple[int, ...] = (1, 8),
+              rounds: int = 5) -> list[Row]:
+    """Measure the store at ``url`` in process and through a server over it, in ``rounds``
+    alternating rounds of ``seconds`` of appends and reads of ``reads`` events.
+    ``local_url``: the store the in-process side uses (default ``url``; DuckDB needs
+    another file)."""
+    many = max(clients)
+    phases: list[tuple[str, str, int, float]] = [(LOCAL, "append", 1, seconds)]
+    phases += [(REMOTE, "append", n, seconds) for n in clients]
     if backend == "postgres":  # the one backend many processes can write
-        for n in many:
-            rates["append", n, LOCAL] = measure(url, "append", n, max(appends // 4, 10))
+        phases += [(LOCAL, "append", n, seconds) for n in clients if n > 1]
+    phases += [(LOCAL, "read_all", 1, reads)] + [(REMOTE, "read_all", n, reads) for n in clients]
+    rates: dict[tuple[str, str, int], list[float]] = {p[:3]: [] for p in phases}
     with server_process(url, backend) as address:
-        for n in clients:
-            per_client = appends if n == 1 else max(appends // 4, 10)
-            rates["append", n, REMOTE] = measure(address, "append", n, per_client)
-        for n in clients:
-            rates["read_all", n, REMOTE] = measure(address, "read_all", n, 0,
-                                                   start if backend != "memory" else 1)
+        pool = Clients({LOCAL: local_url or url, REMOTE: address}, many)
+        try:
+            for _ in range(rounds):
+                for target, op, n, size in phases:
+                    rates[target, op, n].append(pool.rate(target, op, n, size))
+        finally:
+            pool.close()
     rows = []
-    for (op, n, implementation), rate in sorted(rates.items(), key=lambda kv: (
-            kv[0][0] != "append", kv[0][1])):
-        base = rates.get((op, 1, LOCAL if n == 1 else implementation))
-        implementation += f", {n} processes" if n > 1 and implementation == LOCAL else ""
-        rows.append(Row(SECTION, operation(op, n), backend, implementation, rate, n * 1000 / rate,
-                        rate / base if base else None))
-    return rows
-
-
-def _in_process_appends(store: Any, count: int) -> float:
-    from eslib import NewEvent
-
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    began = time.perf_counter()
-    for i in range(count):
-        store.append(f"{prefix}-{i % 16}", [NewEvent("Bench", {"i": i, "pad": "x" * 40})])
-    return count / (time.perf_counter() - began)
+    for (target, op, n), found in rates.items():
+        base = rates[LOCAL if n == 1 else target, op, 1]
+        ratio = statistics.median(r / b for r, b in zip(found, base, strict=True))
+        rate = statistics.median(found)
+        label = f"{target}, {n} processes" if n > 1 and target == LOCAL else target
+        rows.append(Row(SECTION, operation(op, n), backend, label, rate, n * 1000 / rate, ratio))
+    return sorted(rows, key=lambda r: (not r.operation.startswith("append"),
+                                       "clients" in r.operation))
 
 
 def targets(rows: list[Row]) -> list[str]:
