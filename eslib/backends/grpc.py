@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import proto  # noqa: F401 - before grpc: it may set grpcio's experiments
 from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreError
 
 try:
