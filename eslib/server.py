@@ -92,6 +92,8 @@ class EventStoreServer:
     def start(self) -> EventStoreServer:
         from concurrent import futures
 
+        from . import proto  # noqa: F401 - before grpc: it may set grpcio's experiments
+
         try:
             import grpc
 
@@ -238,16 +240,23 @@ def serve(url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
               help="PEM certificate: serve grpcs:// (needs --tls-key).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
 @click.option("--allow-sql", is_flag=True, help="Let clients run SQL in transactions.")
+@click.option("--pool-size", type=click.IntRange(min=1), default=None,
+              help="PostgreSQL: connections the server may open (default 4); about the "
+                   "number of clients appending at once.")
 def serve_command(url: str, host: str, port: int, token_file: str | None,
-                  tls_cert: str | None, tls_key: str | None, allow_sql: bool) -> None:
+                  tls_cert: str | None, tls_key: str | None, allow_sql: bool,
+                  pool_size: int | None) -> None:
     """Share a store over gRPC with other processes and languages.
 
     Example: eslib serve --url duckdb:///events.duckdb --port 50051
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
+        options = {} if pool_size is None else {"pool_size": pool_size}
+        if options and parse_url(url).scheme not in ("postgresql", "postgres"):
+            raise click.UsageError("--pool-size is for PostgreSQL stores")
         serve(url, host, port, token_file=token_file, tls_cert=tls_cert, tls_key=tls_key,
-              allow_sql=allow_sql)
+              allow_sql=allow_sql, **options)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from eslib.bench import library
-from eslib.bench.report import format_ms
+from eslib.bench.grpc import grpc_rows, operation, targets
+from eslib.bench.report import Row, format_ms
 from eslib.bench.store import QUICK
 from eslib.cli import cli
 
@@ -58,6 +59,8 @@ def test_bench_quick_on_the_embedded_backends(tmp_path):
         assert any(r[2].startswith("eventsourcing") and r[5] == "1.00" for r in cycles)
     assert document["quick"] is True and document["command"].startswith("eslib bench")
     assert {r["backend"] for r in document["rows"]} == {"memory", "duckdb"}
+    assert {r["section"] for r in document["rows"]} == {"store", "es", "grpc"}
+    assert any(r[2] == "grpc loopback" and r[1] == "duckdb" for r in rows)
     assert set(document["rows"][0]) >= {"operation", "backend", "implementation",
                                         "events_per_s", "ms", "ratio"}
 
@@ -67,7 +70,36 @@ def test_bench_quick_on_postgres(tmp_path, postgres_url):
     rows, _ = run_bench(tmp_path, "store", "postgres", "--backend", "postgres",
                         "--url", postgres_url)
     check_store_rows(rows, "postgres")
-    assert any("bench_postgres" in r[0] for r in rows)
+    assert any("postgres section" in r[0] for r in rows)
+
+
+def test_bench_grpc_section_in_process_and_through_a_server():
+    rows = grpc_rows("memory://", "memory", seconds=0.05, reads=50, clients=(1, 2),
+                     rounds=2)
+    assert {(r.operation, r.implementation) for r in rows} == {
+        (operation("append", 1), "in process"), (operation("append", 1), "grpc loopback"),
+        (operation("append", 2), "grpc loopback"), (operation("read_all", 1), "in process"),
+        (operation("read_all", 1), "grpc loopback"), (operation("read_all", 2), "grpc loopback")}
+    assert all(r.section == "grpc" and r.events_per_s and r.events_per_s > 0 for r in rows)
+    assert all(r.ratio is not None for r in rows)
+
+
+def test_grpc_targets_are_checked_on_postgres_rows():
+    def row(n: int, ratio: float) -> Row:
+        return Row("grpc", operation("append", n), "postgres", "grpc loopback", 1.0, 1.0, ratio)
+
+    assert targets([row(1, 0.6), row(8, 1.5)]) == [
+        "target 1 grpc client >= 50% of in-process appends/s on PostgreSQL: 0.60 met",
+        "target 8 grpc clients >= 2x one client's appends/s on PostgreSQL: 1.50 NOT met"]
+    assert targets([Row("grpc", operation("append", 1), "memory", "grpc loopback", 1.0, 1.0,
+                        0.1)]) == []
+
+
+@pytest.mark.postgres
+def test_bench_grpc_quick_on_postgres(tmp_path, postgres_url):
+    rows, _ = run_bench(tmp_path, "grpc", "--backend", "postgres", "--url", postgres_url)
+    implementations = {r[2] for r in rows if r[1] == "postgres"}
+    assert implementations == {"in process", "in process, 2 processes", "grpc loopback"}
 
 
 def test_bench_runs_as_a_module():

@@ -77,6 +77,11 @@ def assert_one_line_error(result: Result, name: str) -> None:
 # -- every command is there, documented, with an example -----------------------------------
 
 
+def test_serve_pool_size_is_for_postgres_only():
+    result = CliRunner().invoke(cli, ["serve", "--url", "memory://", "--pool-size", "8"])
+    assert result.exit_code == 2 and "--pool-size is for PostgreSQL stores" in result.output
+
+
 def test_every_command_has_help_with_an_example():
     for name in COMMANDS:
         result = CliRunner().invoke(cli, [name, "--help"])

@@ -172,13 +172,3 @@ def test_sigterm_finishes_appends_in_flight_and_exits_cleanly(tmp_path):
         stored = {str(e.id) for e in store.read_all()}
     assert set(acknowledged) <= stored
 
-
-def test_benchmark_runs_and_reports_targets():
-    from eslib.bench_grpc import run
-
-    rows, notes = run("memory://", appends=60, clients=(1, 2), progress=False)
-    assert {(r.operation, r.implementation) for r in rows} >= {
-        ("append", "in process, 1 client"), ("append", "grpc loopback, 1 client"),
-        ("append", "grpc loopback, 2 clients"), ("read_all", "grpc loopback, 1 client")}
-    assert all(r.events_per_s and r.events_per_s > 0 for r in rows)
-    assert notes and notes[0].startswith("target (memory)")

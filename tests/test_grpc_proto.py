@@ -63,3 +63,20 @@ def test_default_port_and_environment(monkeypatch):
 def test_unreachable_server_is_a_store_error():
     with pytest.raises(eslib.StoreError, match="cannot reach"):
         eslib.connect("grpc://127.0.0.1:1", timeout=0.5)
+
+
+def test_grpcio_experiments_default_unless_the_user_set_them():
+    import os
+    import subprocess
+    import sys
+
+    from eslib.proto import GRPC_EXPERIMENTS
+
+    show = "import os, eslib.backends.grpc; print(os.environ.get('GRPC_EXPERIMENTS'))"
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
+    for given, expected in ((None, GRPC_EXPERIMENTS), ("", ""), ("-event_engine_dns", None)):
+        expected = given if expected is None else expected
+        run_env = env if given is None else {**env, "GRPC_EXPERIMENTS": given}
+        out = subprocess.run([sys.executable, "-c", show], env=run_env, capture_output=True,
+                             text=True, timeout=60, check=True)
+        assert out.stdout.strip() == expected

@@ -136,6 +136,20 @@ def test_no_connection_available_is_a_store_error(url: str) -> None:
             store.stream_version("x")  # the transaction holds the only connection
 
 
+def test_the_pool_hands_out_the_connection_returned_last(url: str) -> None:
+    with eslib.connect(url, pool_size=3) as store:
+        pool = store.backend._pool  # type: ignore[attr-defined]
+        held = [pool.getconn() for _ in range(3)]  # grown to three
+        for conn in held:
+            pool.putconn(conn)
+        pids = set()
+        for _ in range(5):  # one caller keeps one warm connection, not a rotation of three
+            conn = pool.getconn()
+            pids.add(conn.info.backend_pid)
+            pool.putconn(conn)
+        assert pids == {held[-1].info.backend_pid}
+
+
 # -- connecting ----------------------------------------------------------------------
 
 def test_connection_failures_name_the_server_never_the_password() -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import proto  # noqa: F401 - before grpc: it may set grpcio's experiments
 from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreError
 
 try:
@@ -159,10 +160,13 @@ class GrpcBackend:
     # -- writing ----------------------------------------------------------------------
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        if len(batch) == 1:  # the common case: its own message, no AppendMany wrapper
+            single = pb.AppendRequest()
+            codec.append_to_pb(batch[0], single)
+            self._check_size(single)
+            return [codec.result_from_pb(self.call("Append", single))]
         request = codec.batch_to_pb(batch)
         self._check_size(request)
-        if len(batch) == 1:
-            return [codec.result_from_pb(self.call("Append", request.appends[0]))]
         return [codec.result_from_pb(r) for r in self.call("AppendMany", request).results]
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:

@@ -59,7 +59,8 @@ class PostgresBackend:
                  **options: Any) -> None:
         try:
             import psycopg
-            from psycopg_pool import ConnectionPool
+
+            from .postgres_pool import LastInFirstOutPool
         except ImportError as exc:  # pragma: no cover - a dependency of eslib
             raise ConfigurationError(f"PostgreSQL needs psycopg and psycopg_pool: {exc}") from exc
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -84,7 +85,7 @@ class PostgresBackend:
                 f"cannot open the PostgreSQL store at {self._safe_url}: "
                 f"{hide_password(str(exc)).strip()}"
             ) from exc
-        self._pool = ConnectionPool(
+        self._pool = LastInFirstOutPool(
             target,
             min_size=1,
             max_size=pool_size,

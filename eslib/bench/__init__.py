@@ -1,17 +1,20 @@
-"""The benchmark suite: store, event-sourcing and PostgreSQL-concurrency figures in one table.
+"""The benchmark suite: store, event-sourcing, PostgreSQL-concurrency and gRPC figures in one
+table.
 
-``eslib bench [store|es|postgres|all]`` (or ``python -m eslib.bench …``) prints one
+``eslib bench [store|es|postgres|grpc|all]`` (or ``python -m eslib.bench …``) prints one
 table: operation, backend, implementation, events/s, ms, ratio. Each store row runs its
 baselines in the same run — the raw driver doing the same rows and, when the
 ``bench`` extra is installed, the ``eventsourcing`` library — and ``ratio`` is a
 row's events/s over the raw driver's (in the es section, which has no raw driver,
-over eventsourcing's). ``ms`` is per command for single appends, per commit for
-batches, per operation otherwise. ``--json PATH`` writes the rows too.
+over eventsourcing's; where an operation says "ratio: vs …", over that). ``ms`` is per
+command for single appends, per commit for batches, per operation otherwise.
+``--json PATH`` writes the rows too.
 
 Sections: ``store`` (:mod:`eslib.bench.store`, :mod:`eslib.bench.library`), ``es``
-(:mod:`eslib.bench_es`) and ``postgres`` (:mod:`eslib.bench_postgres`). PostgreSQL
+(:mod:`eslib.bench.es`), ``postgres`` (:mod:`eslib.bench.postgres`) and ``grpc``
+(:mod:`eslib.bench.grpc`: in process vs through ``eslib serve``). PostgreSQL
 rows need a server (``--url``, else $ESLIB_BENCH_POSTGRES_URL, else
-postgresql://postgres@127.0.0.1:5432/postgres): scratch databases are created there
+postgresql://postgres@127.0.0.1:5432/postgres): a scratch database is created there
 and dropped; without one those rows are skipped with a note. ``quick`` runs tiny
 sizes: it checks that everything runs, its figures mean nothing.
 """
@@ -22,11 +25,12 @@ import tempfile
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from .report import Row, add_ratios, format_table, scratch_postgres, write_json
 from .store import FULL, QUICK, Sizes
 
-SECTIONS = ("store", "es", "postgres")
+SECTIONS = ("store", "es", "postgres", "grpc")
 BACKENDS = ("memory", "duckdb", "postgres")
 Step = tuple[str, Callable[[], list[Row]]]
 
@@ -47,14 +51,17 @@ def run(sections: Iterable[str] = SECTIONS, *, quick: bool = False,
         if "store" in chosen:
             steps += _store_steps(sizes, folder, pg_url, wanted, notes)
         if "es" in chosen:
-            steps += _es_steps(quick, folder, pg_url, postgres_admin, wanted)
+            steps += _es_steps(quick, folder, pg_url, wanted)
             steps += _es_library_steps(quick, folder, pg_url, wanted)
         if "postgres" in chosen and "postgres" in wanted:
             if pg_url is None:
                 notes.append("postgres section skipped: no PostgreSQL server")
             else:
-                steps.append(("postgres concurrency", lambda: _postgres_section(
-                    quick, pg_url, postgres_admin)))
+                from .postgres import postgres_rows
+
+                steps.append(("postgres concurrency", partial(postgres_rows, pg_url, quick)))
+        if "grpc" in chosen:
+            steps += _grpc_steps(quick, folder, pg_url, wanted)
         from tqdm import tqdm
 
         for label, step in tqdm(steps, desc="bench", unit="step", disable=None if progress
@@ -72,8 +79,9 @@ def _side_by_side(rows: list[Row]) -> list[Row]:
     first: dict[tuple[str, str], int] = {}
     for i, row in enumerate(rows):
         first.setdefault((row.section, row.operation), i)
-    order = {name: i for i, name in enumerate((*SECTIONS, *BACKENDS))}
-    return sorted(rows, key=lambda r: (order.get(r.section, 9), order.get(r.backend, 9),
+    section = {name: i for i, name in enumerate(SECTIONS)}
+    backend = {name: i for i, name in enumerate(BACKENDS)}
+    return sorted(rows, key=lambda r: (section.get(r.section, 9), backend.get(r.backend, 9),
                                        first[(r.section, r.operation)]))
 
 
@@ -106,29 +114,28 @@ def _store_steps(sizes: Sizes, folder: str, pg_url: str | None, wanted: set[str]
     return steps
 
 
-def _es_steps(quick: bool, folder: str, pg_url: str | None, admin: str | None,
-              wanted: set[str]) -> list[Step]:
-    from .. import bench_es
+def _urls(folder: str, name: str, pg_url: str | None, wanted: set[str]) -> dict[str, str]:
+    """A fresh store URL per wanted backend (a DuckDB file ``name`` in ``folder``)."""
+    urls = {"memory": "memory://", "duckdb": f"duckdb:///{folder}/{name}.duckdb",
+            "postgres": pg_url}
+    return {b: u for b, u in urls.items() if u is not None and b in wanted}
 
-    def convert(found: list[dict[str, object]]) -> list[Row]:
-        return [Row("es", str(r["operation"]), str(r["backend"]), "eslib",
-                    float(r["events_per_s"]), float(r["ms"]))  # type: ignore[arg-type]
-                for r in found if r["backend"] in wanted]
 
-    if not quick:
-        return [("event sourcing", lambda: convert(bench_es.run(admin, say=None)))]
+def _es_steps(quick: bool, folder: str, pg_url: str | None, wanted: set[str]) -> list[Step]:
+    from .es import es_rows
 
-    def small(url: str, backend: str) -> list[Row]:
-        import eslib
+    return [(f"event sourcing {b}", partial(es_rows, u, b, quick))
+            for b, u in _urls(folder, "es", pg_url, wanted).items()]
 
-        with eslib.connect(url) as es_store:
-            return convert([bench_es.replay(es_store, backend, events=50, repeat=2),
-                            bench_es.get_with_snapshot(es_store, backend, events=50, repeat=3),
-                            bench_es.cycles(es_store, backend, n=20, accounts=5)])
 
-    urls = {"memory": "memory://", "duckdb": f"duckdb:///{folder}/es.duckdb", "postgres": pg_url}
-    return [(f"event sourcing {b}", partial(small, u, b))
-            for b, u in urls.items() if u is not None and b in wanted]
+def _grpc_steps(quick: bool, folder: str, pg_url: str | None, wanted: set[str]) -> list[Step]:
+    from .grpc import grpc_rows
+
+    options: dict[str, Any] = {"seconds": 0.05, "reads": 100, "clients": (1, 2), "rounds": 1} \
+        if quick else {}
+    local = {"duckdb": f"duckdb:///{folder}/grpc-local.duckdb"}
+    return [(f"grpc {b}", partial(grpc_rows, u, b, local_url=local.get(b), **options))
+            for b, u in _urls(folder, "grpc", pg_url, wanted).items()]
 
 
 def _es_library_steps(quick: bool, folder: str, pg_url: str | None,
@@ -142,40 +149,11 @@ def _es_library_steps(quick: bool, folder: str, pg_url: str | None,
             for b, t in targets.items() if t is not None and b in wanted]
 
 
-def _postgres_section(quick: bool, url: str, admin: str | None) -> list[Row]:
-    from .. import bench_postgres
-    from .report import DEFAULT_ADMIN, RAW
-
-    if quick:
-        figures = {"raw_insert_txn_per_s": bench_postgres.raw_insert_rate(url, 50),
-                   "append_per_s": bench_postgres.append_rate(url, 50, "quick")}
-    else:
-        figures = bench_postgres.run(admin or DEFAULT_ADMIN, say=lambda _: None)
-    op = "append, 1 event per command (bench_postgres)"
-    rows = [Row("postgres", op, "postgres", f"{RAW}: psycopg single-row INSERT",
-                figures["raw_insert_txn_per_s"], 1000 / figures["raw_insert_txn_per_s"]),
-            Row("postgres", op, "postgres", "eslib", figures["append_per_s"],
-                1000 / figures["append_per_s"])]
-    one = figures.get("writers_1_per_s")
-    for n in (1, 2, 4, 8):
-        rate = figures.get(f"writers_{n}_per_s")
-        if rate and one:
-            rows.append(Row("postgres", f"{n} writer process(es), appends (ratio: vs 1)",
-                            "postgres", "eslib", rate, n * 1000 / rate, rate / one))
-    for p in ("p50", "p99"):
-        lag = figures.get(f"follower_lag_{p}_ms")
-        if lag is not None:
-            rows.append(Row("postgres", f"follower lag {p} under 4 writers (ms = lag)",
-                            "postgres", "eslib", None, lag))
-    frame = figures.get("to_dataframe_rows_per_s")
-    if frame:
-        rows.append(Row("postgres", "to_dataframe 100,000 events (bench_postgres)", "postgres",
-                        "eslib", frame, 100_000 / frame * 1000))
-    return rows
-
-
 def targets(rows: list[Row]) -> list[str]:
-    """Issue 2's targets, checked against the eslib rows of the store section."""
+    """Issue 2's targets, checked against the eslib rows of the store section, and issue 8's
+    (:func:`eslib.bench.grpc.targets`)."""
+    from .grpc import targets as grpc_targets
+
     found = {(r.operation.split(",")[0].split(" ")[0], r.backend): r for r in rows
              if r.section == "store" and r.implementation == "eslib"}
     checks = [("memory appends/s >= 100k", ("append", "memory"), "events_per_s", 100_000),
@@ -192,7 +170,7 @@ def targets(rows: list[Row]) -> list[str]:
         if value is not None:
             shown = f"{value:.2f}" if attribute == "ratio" else f"{value:,.0f}"
             lines.append(f"target {label}: {shown} {'met' if value >= goal else 'NOT met'}")
-    return lines
+    return lines + grpc_targets(rows)
 
 
 def save(path: str | Path, rows: list[Row], notes: list[str], command: str, quick: bool) -> None:

@@ -1,4 +1,4 @@
-"""``python -m eslib.bench [store|es|postgres|all] [--quick] [--json PATH]``."""
+"""``python -m eslib.bench [store|es|postgres|grpc|all] [--quick] [--json PATH]``."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def library_rows(backend: str, target: str, sizes: Sizes) -> list[Row]:
 
 
 def es_rows(backend: str, target: str, quick: bool) -> list[Row]:
-    """bench_es's three figures with an eventsourcing ``Application`` and ``Aggregate``."""
+    """The three figures of :mod:`eslib.bench.es` with an eventsourcing ``Application``."""
     import statistics
     import time
 

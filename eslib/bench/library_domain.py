@@ -1,4 +1,4 @@
-"""The bank account of :mod:`eslib.bench_es`, written for the ``eventsourcing`` library.
+"""The bank account of :mod:`eslib.bench.es`, written for the ``eventsourcing`` library.
 
 Imported only when ``eventsourcing`` is installed (the ``bench`` extra); its classes
 live at module level because ``eventsourcing`` registers them by topic.

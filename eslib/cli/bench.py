@@ -12,7 +12,7 @@ from .base import debug_option
 
 @click.command()
 @click.argument("sections", nargs=-1,
-                type=click.Choice(["store", "es", "postgres", "all"]))
+                type=click.Choice(["store", "es", "postgres", "grpc", "all"]))
 @click.option("--quick", is_flag=True, help="Tiny sizes: checks everything runs (CI).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Also write the rows as JSON to this file.")
@@ -27,7 +27,8 @@ from .base import debug_option
 def bench(sections: tuple[str, ...], quick: bool, json_path: str | None,
           backends: tuple[str, ...], postgres_admin: str | None) -> None:
     """Run the benchmarks and print one table: store (with raw-driver and eventsourcing
-    baselines), event sourcing (es) and PostgreSQL concurrency; all by default.
+    baselines), event sourcing (es), PostgreSQL concurrency and the gRPC server (grpc: in
+    process vs through `eslib serve` over loopback, 1 and 8 clients); all by default.
 
     Example: eslib bench store --json bench.json
     """

@@ -8,6 +8,7 @@ INVALID_ARGUMENT); the client uses the others.
 from __future__ import annotations
 
 import json
+import json.scanner
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,7 @@ from ..errors import (
     WrongExpectedVersion,
 )
 from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent, StreamState
+from ..json_text import decode, encode
 from . import eventstore_pb2 as pb
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -62,11 +64,27 @@ def from_timestamp(message: Any) -> datetime:
 
 def dumps(value: object) -> str:
     """JSON text as the backends store it: compact, UTF-8, key order kept."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return encode(value)  # eslib's encoder, built once (json.dumps builds one per call)
+    except ValueError:  # NaN or an infinity (not written by eslib, but not refused on reads)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
+
+
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
+_scan_strict: Any = json.scanner.make_scanner(_STRICT)  # type: ignore[arg-type]  # typeshed: wrong
+
+
+def _strict_loads(text: str) -> Any:
+    """``json.loads(text, parse_constant=_reject_constant)`` with a decoder built once."""
+    try:
+        value, end = _scan_strict(text, 0)
+    except StopIteration:  # leading whitespace or not JSON: let json.loads word it
+        return json.loads(text, parse_constant=_reject_constant)
+    return value if end == len(text) else json.loads(text, parse_constant=_reject_constant)
 
 
 def dumps_lossy(value: object) -> str:
@@ -77,17 +95,17 @@ def dumps_lossy(value: object) -> str:
 def json_value(text: str, what: str) -> Any:
     """Parse JSON text from a request (no NaN or Infinity); InvalidEvent if it is not JSON."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _strict_loads(text)
     except ValueError as exc:
         raise InvalidEvent(f"{what} is not valid JSON: {exc}") from None
 
 
 def json_object(text: str, what: str) -> str:
     """Validate JSON object text from a request; returns it in canonical form."""
-    if not text:
+    if not text or text == "{}":
         return "{}"
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _strict_loads(text)
         if not isinstance(value, dict):
             raise ValueError(f"a JSON object is needed, got {type(value).__name__}")
         canonical = dumps(value)
@@ -214,8 +232,8 @@ def event_to_pb(event: RecordedEvent, message: Any) -> None:
 def event_from_pb(m: Any) -> RecordedEvent:
     ts = m.recorded_at
     return RecordedEvent(
-        m.stream_id, m.version, m.position, uuid.UUID(m.id), m.type, json.loads(m.data),
-        json.loads(m.metadata),
+        m.stream_id, m.version, m.position, uuid.UUID(m.id), m.type, decode(m.data),
+        decode(m.metadata),
         EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000),
     )
 

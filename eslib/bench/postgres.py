@@ -1,25 +1,22 @@
 """PostgreSQL benchmarks: append rate against a raw INSERT loop, writer scaling, follower lag.
 
-Run ``python -m eslib.bench_postgres [ADMIN_URL]`` (default: $ESLIB_BENCH_POSTGRES_URL,
-else postgresql://postgres@127.0.0.1:5432/postgres). It creates a scratch database
-``eslib_bench_<pid>``, measures, prints one line per figure and drops the database.
-Figures compared in one run on one machine; absolute numbers are noisy.
+``eslib bench postgres [--url ADMIN_URL]`` runs them on the suite's scratch database
+(:func:`postgres_rows`). Figures compared in one run on one machine; absolute numbers
+are noisy.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import statistics
-import sys
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from .report import RAW, Row
+
+SECTION = "postgres"
 
 
 def raw_insert_rate(url: str, n: int = 3000) -> float:
@@ -140,55 +137,40 @@ def to_dataframe_rate(url: str, n: int = 100_000) -> float:
         return len(frame) / elapsed
 
 
-def run(admin_url: str = DEFAULT_ADMIN, say: Callable[[str], None] = print) -> dict[str, float]:
-    """Every figure, on a scratch database created and dropped on ``admin_url``'s server."""
-    import psycopg
-
-    name = f"eslib_bench_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
-    figures: dict[str, float] = {}
-    try:
+def postgres_rows(url: str, quick: bool = False) -> list[Row]:
+    """Every figure on the database at ``url`` (the suite's scratch database) as rows;
+    ``quick``: only the append rates, tiny."""
+    if quick:
+        raw_rate, eslib_rate = raw_insert_rate(url, 50), append_rate(url, 50, "quick")
+    else:
         append_rate(url, 300, "warm")
         raw_rate, eslib_rate = raw_insert_rate(url), append_rate(url)
-        figures.update(raw_insert_txn_per_s=raw_rate, append_per_s=eslib_rate)
-        say(f"raw single-row INSERT txn/s     {raw_rate:9.0f}")
-        say(f"eslib append/s (1 event each)   {eslib_rate:9.0f}   "
-            f"{eslib_rate / raw_rate:.0%} of raw")
-        for n in (1, 2, 4, 8):
-            rate, _ = writers_rate(url, n)
-            figures[f"writers_{n}_per_s"] = rate
-            say(f"{n} writer process(es), appends/s {rate:9.0f}   "
-                f"{rate / figures['writers_1_per_s']:.2f}x one writer")
-            set_notify(url, False)  # the same, without NOTIFY at commit (no live push)
-            quiet, _ = writers_rate(url, n)
-            set_notify(url, True)
-            figures[f"writers_{n}_no_notify_per_s"] = quiet
-            say(f"  without NOTIFY                {quiet:9.0f}   "
-                f"NOTIFY costs {1 - rate / quiet:.0%}")
-        rate, lags = writers_rate(url, 4, follower=True)
-        if lags:
-            lags.sort()
-            p50, p99 = statistics.median(lags), lags[int(len(lags) * 0.99) - 1]
-            figures.update(follower_lag_p50_ms=p50 * 1000, follower_lag_p99_ms=p99 * 1000)
-            say(f"follower lag under 4 writers ({rate:.0f}/s), pushed by NOTIFY: "
-                f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
-        df_rate = to_dataframe_rate(url)
-        figures["to_dataframe_rows_per_s"] = df_rate
-        say(f"to_dataframe of 100k events rows/s {df_rate:9.0f}")
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return figures
-
-
-def _main() -> None:
-    admin = (sys.argv[1] if len(sys.argv) > 1
-             else os.environ.get("ESLIB_BENCH_POSTGRES_URL", DEFAULT_ADMIN))
-    run(admin)
-
-
-if __name__ == "__main__":
-    _main()
+    op = "append, 1 event per command (postgres section)"
+    rows = [Row(SECTION, op, "postgres", f"{RAW}: psycopg single-row INSERT", raw_rate,
+                1000 / raw_rate),
+            Row(SECTION, op, "postgres", "eslib", eslib_rate, 1000 / eslib_rate)]
+    if quick:
+        return rows
+    one = 0.0
+    for n in (1, 2, 4, 8):
+        rate, _ = writers_rate(url, n)
+        one = one or rate
+        set_notify(url, False)  # the same, without NOTIFY at commit (no live push)
+        quiet, _ = writers_rate(url, n)
+        set_notify(url, True)
+        rows.append(Row(SECTION, f"{n} writer process(es), appends (ratio: vs 1)", "postgres",
+                        "eslib", rate, n * 1000 / rate, rate / one))
+        rows.append(Row(SECTION, f"{n} writer process(es), appends (ratio: vs 1)", "postgres",
+                        "eslib without NOTIFY", quiet, n * 1000 / quiet, quiet / one))
+    rate, lags = writers_rate(url, 4, follower=True)
+    if lags:
+        lags.sort()
+        p50, p99 = statistics.median(lags), lags[int(len(lags) * 0.99) - 1]
+        for name, lag in (("p50", p50), ("p99", p99)):
+            rows.append(Row(SECTION, f"follower lag {name} under 4 writers (ms = lag)",
+                            "postgres", "eslib", None, lag * 1000,
+                            note=f"writers: {rate:,.0f} appends/s"))
+    frame = to_dataframe_rate(url)
+    rows.append(Row(SECTION, "to_dataframe 100,000 events (postgres section)", "postgres",
+                    "eslib", frame, 100_000 / frame * 1000))
+    return rows
