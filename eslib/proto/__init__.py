@@ -21,10 +21,11 @@ SERVICE = "eslib.v1.EventStore"
 # cores with grpcio 1.85: fewer CPU microseconds per call on both sides and ~15% more
 # one-event appends/s through the server (eslib bench grpc, alternating runs). Applied
 # when this package is imported before grpc, unless GRPC_EXPERIMENTS is set (set it,
-# even empty, to keep grpcio's defaults), and only for grpcio versions known to have
-# these experiments (an unknown one is logged as an error).
+# even empty, to keep grpcio's defaults), and only for the grpcio versions eslib supports
+# up to the one checked (1.85): grpcio logs an unknown experiment as an error, so a newer
+# one keeps its defaults until checked and added here.
 GRPC_EXPERIMENTS = "-event_engine_listener,-event_engine_client"
-KNOWN_GRPCIO = ((1, 62), (1, 85))
+KNOWN_GRPCIO = ((1, 66), (1, 85))
 
 
 def _prefer_calling_thread() -> None:
