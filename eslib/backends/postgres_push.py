@@ -35,17 +35,10 @@ FENCE_POLL = (0.01, 1.0)  # poll interval while the fence hides committed events
 RECONNECT = (0.05, 2.0)  # listener reconnection backoff: first, max
 SAFETY_POLL = 5.0  # a follower's default wait when nothing is pushed (push_poll_interval)
 
-# The notifying transaction gets a transaction id at its commit, and a running transaction
-# holds back the read_all fence. It takes that id and commits under the fence lock, as
-# appenders take theirs, so it never hides an event committed after it took its id: no
-# appender takes a newer id until it has committed. It writes no data, so its commit need
-# not wait for a WAL flush; the notification is delivered at commit either way. One round
-# trip (several statements, no parameters: the simple query protocol). A failure closes
-# the connection, which releases the session lock.
-_LOCK = f"{sql.FENCE_LOCK[0]}, {sql.FENCE_LOCK[1]}"
-NOTIFY_NOW = (f"BEGIN; SELECT pg_advisory_lock({_LOCK}); SET LOCAL synchronous_commit = off;"
-              f" SELECT pg_notify('{sql.CHANNEL}', ''); COMMIT;"
-              f" SELECT pg_advisory_unlock({_LOCK})")
+# A transaction that only notifies writes no data, so its commit need not wait for a WAL
+# flush; the notification is delivered at commit either way.
+NOTIFY_NOW = (f"SELECT set_config('synchronous_commit', 'off', true), "
+              f"pg_notify('{sql.CHANNEL}', '')")
 
 
 @dataclass(frozen=True)
