@@ -26,7 +26,7 @@ from . import postgres_arrow, postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
 from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend
-from .postgres_push import SAFETY_POLL, BlockingTransaction, Listener, Notifier
+from .postgres_push import SAFETY_POLL, BlockingTransaction, Listener
 from .postgres_write import PostgresTransaction, _append, _ensure_schema
 from .sql import qmark_to_format
 
@@ -97,7 +97,6 @@ class PostgresBackend:
         self.listener = Listener(
             lambda: psycopg.connect(target, connect_timeout=5, **kwargs),
             self._probe, self.blocking_transactions, float(warn_blocked_after))
-        self.notifier = Notifier(lambda: psycopg.connect(target, connect_timeout=5, **kwargs))
         self._arrow = postgres_arrow.ArrowReader(target, self._safe_url)  # connects on first use
         self._closed = False
 
@@ -201,29 +200,19 @@ class PostgresBackend:
     # -- writing ---------------------------------------------------------------------
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
-        try:
-            results = self._run(lambda conn: _append(conn, batch), write=True, batch=batch)
-        except WriteOutcomeUnknown:
-            self.notifier.poke()  # it may have committed
-            raise
-        self.notifier.poke()
-        return results
+        return self._run(lambda conn: _append(conn, batch), write=True, batch=batch)
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
         # not retried: rows without an id get one from the server, so a resend could duplicate
-        try:
-            return self._run(lambda conn: postgres_bulk.bulk_append(conn, table, skip_existing),
-                             write=True, retry=False)
-        finally:
-            self.notifier.poke()
+        return self._run(lambda conn: postgres_bulk.bulk_append(conn, table, skip_existing),
+                         write=True, retry=False)
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
         with self._translate(), self._connection() as conn:
             conn.execute("BEGIN")
-            tx = PostgresTransaction(self, conn)
             try:
-                yield tx
+                yield PostgresTransaction(self, conn)
             except BaseException:
                 if not conn.broken:
                     try:
@@ -231,12 +220,8 @@ class PostgresBackend:
                     except Exception:  # the server rolls back anyway when the session ends
                         conn.close()
                 raise
-            try:
-                with self._translate(write=True):
-                    conn.execute("COMMIT")
-            finally:
-                if tx.appended:
-                    self.notifier.poke()
+            with self._translate(write=True):
+                conn.execute("COMMIT")
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         self._run(lambda conn: conn.execute(
@@ -360,7 +345,6 @@ class PostgresBackend:
         if not getattr(self, "_closed", True):
             self._closed = True
             self.listener.close()
-            self.notifier.close()
             self._arrow.close()
             self._pool.close()
 
@@ -373,7 +357,6 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     from psycopg.types.json import set_json_loads
 
     conn.execute("SET TIME ZONE 'UTC'")  # recorded_at comes back as UTC datetimes
-    conn.execute("SET eslib.notify = off")  # the Notifier notifies, after the commit
     set_json_loads(decode, conn)  # data and metadata: json.loads without its overhead
 
 

@@ -1,9 +1,8 @@
 """Live push for PostgreSQL followers (LISTEN/NOTIFY), and what holds followers back.
 
-After every commit that appended, eslib's :class:`Notifier` notifies the channel
-``eslib_events`` from its own connection, in a transaction of its own (appends made in plain
-SQL notify inside theirs: postgres_sql.NOTIFY). One :class:`Listener` per backend holds
-one dedicated LISTEN connection in a daemon thread and wakes every follower waiting in
+Every appending transaction notifies the channel ``eslib_events`` at its commit (see
+postgres_sql.NOTIFY). One :class:`Listener` per backend holds one dedicated LISTEN
+connection in a daemon thread and wakes every follower waiting in
 ``PostgresBackend.wait_for_events``: one connection, and one backend process for NOTIFY to
 signal, however many followers a process runs; pool connections stay free.
 
@@ -34,11 +33,6 @@ log = logging.getLogger("eslib.postgres")
 FENCE_POLL = (0.01, 1.0)  # poll interval while the fence hides committed events: first, max
 RECONNECT = (0.05, 2.0)  # listener reconnection backoff: first, max
 SAFETY_POLL = 5.0  # a follower's default wait when nothing is pushed (push_poll_interval)
-
-# A transaction that only notifies writes no data, so its commit need not wait for a WAL
-# flush; the notification is delivered at commit either way.
-NOTIFY_NOW = (f"SELECT set_config('synchronous_commit', 'off', true), "
-              f"pg_notify('{sql.CHANNEL}', '')")
 
 
 @dataclass(frozen=True)
@@ -189,83 +183,3 @@ class Listener:
             thread = self._thread
         if thread is not None:
             thread.join(2.0)
-
-
-class Notifier:
-    """Sends the NOTIFY that wakes followers after commits, from one connection of its own.
-
-    NOTIFY inside an appending transaction holds a database-wide lock through that
-    transaction's commit and WAL flush, so notifying writers cannot share a flush: with
-    eight writer processes that lock, not the disk or the fence, bounded throughput
-    (backends/README.md). Here a writer only sets a flag after its commit; a daemon thread
-    (started on first use) sends one NOTIFY for every commit flagged
-    since its previous one. Every commit is followed by a notification sent after it;
-    ``close`` sends the last one. ``ALTER DATABASE … SET eslib.notify = off`` is respected.
-    """
-
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self._connect = connect  # a new autocommit psycopg connection
-        self._cond = threading.Condition()
-        self._pending = False
-        self._closed = False
-        self._thread: threading.Thread | None = None
-        self.sent = 0  # notifications sent so far
-        self.backend_pid: int | None = None  # its connection's server process
-
-    def poke(self) -> None:
-        """Called after a commit that appended: a notification follows soon."""
-        if self._thread is None:
-            self._start()
-        with self._cond:
-            self._pending = True
-            self._cond.notify()
-
-    def _start(self) -> None:
-        with self._cond:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._run, name="eslib-pg-notify",
-                                                daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        conn: Any = None
-        enabled = True
-        pause = RECONNECT[0]
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closed)
-                if not self._pending:
-                    break
-                self._pending = False
-            try:
-                if conn is None:
-                    conn = self._connect()
-                    self.backend_pid = conn.info.backend_pid
-                    row = conn.execute("SELECT current_setting('eslib.notify', true)").fetchone()
-                    enabled = not (row and row[0] == "off")
-                if enabled:
-                    conn.execute(NOTIFY_NOW)
-                    self.sent += 1
-                pause = RECONNECT[0]
-            except Exception as exc:  # followers still have their safety-net poll
-                log.debug("NOTIFY failed (%s); retrying on a new connection", exc)
-                with contextlib.suppress(Exception):
-                    conn.close()
-                conn = None
-                with self._cond:
-                    if self._closed:
-                        break
-                    self._pending = True
-                    self._cond.wait(pause)
-                pause = min(pause * 2, RECONNECT[1])
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    def close(self) -> None:
-        """Send what is pending (waiting up to 2 s), then stop."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(2.0)

@@ -15,11 +15,10 @@ SCHEMA_LOCK = (0x65736C63, 1)  # creating or migrating the schema
 # SQLSTATE raised when an append is not the first write of its transaction.
 NOT_FIRST_WRITE = "ESL01"
 
-# Live push: an appending transaction notifies this channel, delivered at its commit (never
-# for a rollback); the payload is constant, so one transaction's notifications fold into one.
-# NOTIFY holds a global lock through the commit's WAL flush, so eslib's own pool connections
-# set eslib.notify = off and notify after the commit instead (postgres_push.Notifier); an
-# append made in plain SQL notifies here. ALTER DATABASE … SET eslib.notify = off stops both.
+# Live push: every appending transaction notifies this channel, delivered at its commit
+# (never for a rollback). The payload is constant, so PostgreSQL folds the notifications of
+# one transaction into one. ALTER DATABASE … SET eslib.notify = off stops it (followers then
+# wait for their safety-net poll): NOTIFY serialises committing writers on a global lock.
 CHANNEL = "eslib_events"
 NOTIFY = (f"IF coalesce(current_setting('eslib.notify', true), '') <> 'off' THEN "
           f"PERFORM pg_notify('{CHANNEL}', ''); END IF;")

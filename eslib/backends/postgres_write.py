@@ -28,10 +28,8 @@ class PostgresTransaction:
     def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any]) -> None:
         self._backend = backend
         self._conn = conn
-        self.appended = False  # then the backend's Notifier wakes followers after COMMIT
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
-        self.appended = True
         with self._backend._translate(batch=batch):
             return _append(self._conn, batch)
 
