@@ -95,6 +95,25 @@ def test_grpc_targets_are_checked_on_postgres_rows():
                         0.1)]) == []
 
 
+def test_es_and_writer_targets_are_checked():
+    from eslib.bench import targets as all_targets
+
+    eight = "8 writer process(es), appends (ratio: vs 1)"
+    rows = [Row("es", "replay 1000-event aggregate", "memory", "eslib", 600_000.0, 1.7),
+            Row("es", "get with snapshot (median)", "duckdb", "eslib", 1.0, 0.2),
+            Row("es", "get with snapshot (median)", "postgres", "eslib", 1.0, 1.5),
+            Row("es", "get+command+save cycle", "postgres", "eslib", 1_999.0, 0.5),
+            Row("postgres", eight, "postgres", "eslib", 4_000.0, 2.0, 1.4),
+            Row("postgres", eight, "postgres", "raw driver: psycopg", 9_000.0, 0.9, 2.3)]
+    assert all_targets(rows) == [
+        "target memory replay of a 1,000-event aggregate >= 500k ev/s: 600,000 met",
+        "target duckdb get with a snapshot <= 1 ms: 0.200 ms met",
+        "target postgres get with a snapshot <= 1 ms: 1.500 ms NOT met",
+        "target PostgreSQL get+command+save >= 2k/s: 1,999 NOT met",
+        "target 8 PostgreSQL writer processes >= 2.5x one: 1.40x"
+        " (the raw driver's 8 processes: 2.30x) NOT met"]
+
+
 @pytest.mark.postgres
 def test_bench_grpc_quick_on_postgres(tmp_path, postgres_url):
     rows, _ = run_bench(tmp_path, "grpc", "--backend", "postgres", "--url", postgres_url)

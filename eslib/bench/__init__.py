@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .report import Row, add_ratios, format_table, scratch_postgres, write_json
+from .report import RAW, Row, add_ratios, format_table, scratch_postgres, write_json
 from .store import FULL, QUICK, Sizes
 
 SECTIONS = ("store", "es", "postgres", "grpc")
@@ -170,7 +170,42 @@ def targets(rows: list[Row]) -> list[str]:
         if value is not None:
             shown = f"{value:.2f}" if attribute == "ratio" else f"{value:,.0f}"
             lines.append(f"target {label}: {shown} {'met' if value >= goal else 'NOT met'}")
-    return lines + grpc_targets(rows)
+    return lines + _es_and_writer_targets(rows) + grpc_targets(rows)
+
+
+def _es_and_writer_targets(rows: list[Row]) -> list[str]:
+    """Issue 3's targets (es section) and issue 4's writer scaling (postgres section)."""
+    def eslib_row(section: str, operation: str, backend: str) -> Row | None:
+        return next((r for r in rows if (r.section, r.operation, r.backend, r.implementation)
+                     == (section, operation, backend, "eslib")), None)
+
+    def line(label: str, met: bool, shown: str, extra: str = "") -> str:
+        return f"target {label}: {shown}{extra} {'met' if met else 'NOT met'}"
+
+    lines = []
+    replay = eslib_row("es", "replay 1000-event aggregate", "memory")
+    if replay and replay.events_per_s:
+        lines.append(line("memory replay of a 1,000-event aggregate >= 500k ev/s",
+                          replay.events_per_s >= 500_000,
+                          f"{replay.events_per_s:,.0f}"))
+    for backend in ("duckdb", "postgres"):
+        snap = eslib_row("es", "get with snapshot (median)", backend)
+        if snap and snap.ms is not None:
+            lines.append(line(f"{backend} get with a snapshot <= 1 ms", snap.ms <= 1,
+                              f"{snap.ms:.3f} ms"))
+    cycle = eslib_row("es", "get+command+save cycle", "postgres")
+    if cycle and cycle.events_per_s:
+        lines.append(line("PostgreSQL get+command+save >= 2k/s",
+                          cycle.events_per_s >= 2000, f"{cycle.events_per_s:,.0f}"))
+    eight = "8 writer process(es), appends (ratio: vs 1)"
+    writers = eslib_row("postgres", eight, "postgres")
+    if writers and writers.ratio is not None:
+        raw = next((r for r in rows if r.operation == eight and r.implementation.startswith(RAW)),
+                   None)
+        extra = f" (the raw driver's 8 processes: {raw.ratio:.2f}x)" if raw and raw.ratio else ""
+        lines.append(line("8 PostgreSQL writer processes >= 2.5x one",
+                          writers.ratio >= 2.5, f"{writers.ratio:.2f}x", extra))
+    return lines
 
 
 def save(path: str | Path, rows: list[Row], notes: list[str], command: str, quick: bool) -> None:

@@ -74,6 +74,70 @@ def _writer(url: str, prefix: str, seconds: float, ready: Any, out: Any) -> None
         out.put(done)
 
 
+def _raw_writer(url: str, prefix: str, seconds: float, ready: Any, out: Any) -> None:
+    """The raw driver's writer: single-row INSERT transactions into ``bench_raw_writers``."""
+    import psycopg
+
+    insert = ("INSERT INTO bench_raw_writers (stream_id, version, id, type, data, metadata,"
+              " recorded_at) VALUES (%s, %s, %s, %s, %s::json, %s::json, %s)")
+    with psycopg.connect(url, autocommit=True) as conn:
+        versions = [0] * 20
+
+        def write(k: int, n: int) -> None:
+            versions[k] += 1
+            conn.execute(insert, (f"{prefix}-{k}", versions[k], uuid.uuid4(), "Placed",
+                                  f'{{"n": {n}}}', "{}", datetime.now(timezone.utc)))
+
+        for k in range(20):  # warm up, as _writer does
+            write(k, -1)
+        ready.wait()
+        done, deadline = 0, time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            write(done % 20, done)
+            done += 1
+        out.put(done)
+
+
+def _processes(target: Any, url: str, processes: int, seconds: float,
+               while_running: Any = None) -> float:
+    """Total operations/s of ``processes`` processes running ``target``, started together."""
+    ctx = multiprocessing.get_context("spawn")
+    out, ready = ctx.Queue(), ctx.Barrier(processes + 1)
+    tag = uuid.uuid4().hex[:6]
+    workers = [ctx.Process(target=target, args=(url, f"w{tag}{i}", seconds, ready, out))
+               for i in range(processes)]
+    for w in workers:
+        w.start()
+    try:
+        if while_running is None:
+            ready.wait()
+            total = sum(out.get(timeout=60 + seconds) for _ in workers)
+        else:
+            total = while_running(tag, ready, lambda: sum(
+                out.get(timeout=60 + seconds) for _ in workers))
+    finally:
+        for w in workers:
+            w.join()
+    return total / seconds
+
+
+def raw_writers_rate(url: str, processes: int, seconds: float = 3.0) -> float:
+    """Single-row INSERT transactions/s of ``processes`` raw psycopg writer processes: how
+    far the machine lets more processes go, whatever the library."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_raw_writers (position bigserial PRIMARY KEY,"
+            " stream_id text NOT NULL, version bigint NOT NULL, id uuid UNIQUE, type text,"
+            " data json, metadata json, recorded_at timestamptz, UNIQUE (stream_id, version))")
+    try:
+        return _processes(_raw_writer, url, processes, seconds)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE bench_raw_writers")
+
+
 def writers_rate(url: str, processes: int, seconds: float = 3.0,
                  follower: bool = False) -> tuple[float, list[float]]:
     """Total appends/s of ``processes`` writer processes on distinct streams, started
@@ -81,31 +145,25 @@ def writers_rate(url: str, processes: int, seconds: float = 3.0,
     delivered - recorded_at (the writer's clock just before the append)."""
     import eslib
 
-    ctx = multiprocessing.get_context("spawn")
-    out, ready = ctx.Queue(), ctx.Barrier(processes + 1)
-    tag = uuid.uuid4().hex[:6]
-    workers = [ctx.Process(target=_writer, args=(url, f"w{tag}{i}", seconds, ready, out))
-               for i in range(processes)]
-    for w in workers:
-        w.start()
     lags: list[float] = []
 
-    def deliver(event: object, recorded: Any) -> None:
-        if recorded.stream_id.startswith(f"w{tag}") and recorded.data["n"] >= 0:
-            lags.append((datetime.now(timezone.utc) - recorded.recorded_at).total_seconds())
+    def run(tag: str, ready: Any, collect: Any) -> int:
+        def deliver(event: object, recorded: Any) -> None:
+            if recorded.stream_id.startswith(f"w{tag}") and recorded.data["n"] >= 0:
+                lags.append((datetime.now(timezone.utc) - recorded.recorded_at).total_seconds())
 
-    with eslib.connect(url) as store:
-        sub = eslib.Subscription(store, deliver, from_position=store.head_position() + 1)
-        if follower:
-            sub.start()
-        ready.wait()
-        total = sum(out.get(timeout=60 + seconds) for _ in workers)
-        if follower:
-            sub.wait_until(store.head_position(), 10)
-            sub.stop()
-    for w in workers:
-        w.join()
-    return total / seconds, lags
+        with eslib.connect(url) as store:
+            sub = eslib.Subscription(store, deliver, from_position=store.head_position() + 1)
+            if follower:
+                sub.start()
+            ready.wait()
+            total = int(collect())
+            if follower:
+                sub.wait_until(store.head_position(), 10)
+                sub.stop()
+        return total
+
+    return _processes(_writer, url, processes, seconds, run), lags
 
 
 def set_notify(url: str, on: bool) -> None:
@@ -162,6 +220,12 @@ def postgres_rows(url: str, quick: bool = False) -> list[Row]:
                         "eslib", rate, n * 1000 / rate, rate / one))
         rows.append(Row(SECTION, f"{n} writer process(es), appends (ratio: vs 1)", "postgres",
                         "eslib without NOTIFY", quiet, n * 1000 / quiet, quiet / one))
+    raw_one = 0.0
+    for n in (1, 8):  # the same, raw: what this machine allows more processes, any library
+        raw = raw_writers_rate(url, n)
+        raw_one = raw_one or raw
+        rows.append(Row(SECTION, f"{n} writer process(es), appends (ratio: vs 1)", "postgres",
+                        f"{RAW}: psycopg single-row INSERT", raw, n * 1000 / raw, raw / raw_one))
     rate, lags = writers_rate(url, 4, follower=True)
     if lags:
         lags.sort()
