@@ -43,6 +43,9 @@ def normalise(
 
     table = events if isinstance(events, pa.Table) else pa.Table.from_pandas(
         _json_columns_to_text(events), preserve_index=False)
+    repeated = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    if repeated:
+        raise InvalidEvent(f"bulk_append got columns named twice: {repeated}; name each once")
     missing = {"stream_id", "type", "data"} - set(table.column_names)
     if missing:
         raise InvalidEvent(

@@ -510,6 +510,19 @@ def test_bulk_append_from_dataframe_keeps_ids_times_and_resumes(make_store):
     assert events[0].metadata == {"source": "nyc"} and events[1].data == {"delay": 5}
 
 
+def test_bulk_append_refuses_an_id_twice_in_the_table_even_when_skipping_stored_ids(store):
+    import pyarrow as pa
+
+    stored, twice = str(uuid.uuid4()), str(uuid.uuid4())
+    store.bulk_append(pa.table({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"],
+                                "id": [stored]}))
+    table = pa.table({"stream_id": ["s-1", "s-2", "s-2"], "type": ["A", "B", "B"],
+                      "data": ["{}", "{}", "{}"], "id": [stored, twice, twice]})
+    with pytest.raises(eslib.DuplicateEventId):
+        store.bulk_append(table, skip_existing=True)
+    assert [str(e.id) for e in store.read_all()] == [stored]
+
+
 @pytest.mark.parametrize(
     ("columns", "message"),
     [
@@ -520,6 +533,8 @@ def test_bulk_append_from_dataframe_keeps_ids_times_and_resumes(make_store):
         ({"stream_id": ["s-1"], "type": ["A"], "data": ['{"a":1}{}']}, "JSON"),
         ({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"], "metadata": ["[]"]}, "JSON"),
         ({"stream_id": ["s-1"], "type": ["A"]}, "data"),
+        (pa.table([["s-1"], ["A"], ["{}"], ["{}"]], names=["stream_id", "type", "data", "data"]),
+         "named twice"),
         ({"stream_id": ["s-1"], "type": ["A"], "data": ["{}"], "id": ["nope"]}, "UUID"),
         ({"stream_id": ["s-1", "s-1"], "type": ["A", "A"], "data": ["{}", "{}"],
           "id": [str(uuid.UUID(int=1)), str(uuid.UUID(int=1))[:-1]]}, "row 1: id"),
@@ -531,7 +546,7 @@ def test_bulk_append_rejects_bad_rows_and_writes_nothing(store, columns, message
     import pyarrow as pa
 
     with pytest.raises(eslib.InvalidEvent, match=message):
-        store.bulk_append(pa.table(columns))
+        store.bulk_append(columns if isinstance(columns, pa.Table) else pa.table(columns))
     assert list(store.read_all()) == []
 
 

@@ -92,10 +92,11 @@ class MemoryBackend:
             for i, stream_id in enumerate(columns["stream_id"]):
                 given = columns["id"][i]
                 event_id = uuid.UUID(given) if given else uuid.uuid4()
-                if event_id in self._ids or event_id in seen:
-                    if skip_existing:
-                        continue
+                # skip_existing skips ids already stored; an id twice in the table is an error
+                if event_id in seen or (event_id in self._ids and not skip_existing):
                     raise DuplicateEventId([str(event_id)], "(bulk append: nothing written)")
+                if event_id in self._ids:
+                    continue
                 seen.add(event_id)
                 rows.append((stream_id, event_id, columns["type"][i],
                              parse_object(columns["data"][i], "data"),
