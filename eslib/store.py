@@ -17,7 +17,7 @@ from .backends.base import (
     Snapshot,
     StreamAppend,
 )
-from .errors import InvalidEvent, StoreClosedError
+from .errors import ConfigurationError, InvalidEvent, StoreClosedError
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .ids import uuid7
 from .unit_of_work import Batch, StoreTransaction
@@ -90,6 +90,7 @@ class EventStore:
         self._id_factory = id_factory or uuid7
         self._custom_ids = id_factory is not None
         self._id_lock = threading.Lock()  # deterministic factories are rarely thread-safe
+        self._local = threading.local()  # .transactions: this thread's open transactions
         self._closed = False
 
     # -- writing -------------------------------------------------------------
@@ -130,7 +131,16 @@ class EventStore:
         return Batch(self)
 
     def _append(self, batch: list[StreamAppend]) -> list[AppendResult]:
+        self._outside_transaction()
         return self.backend.append(self._checked(batch))
+
+    def _outside_transaction(self) -> None:
+        # On PostgreSQL such a write would go through another connection: outside the
+        # transaction, and waiting forever on the locks the transaction holds.
+        if getattr(self._local, "transactions", 0):
+            raise ConfigurationError(
+                "this thread is inside store.transaction(): write through the transaction "
+                "(tx.append, tx.append_many), not the store, so the write commits with it")
 
     def _checked(self, batch: list[StreamAppend]) -> list[StreamAppend]:
         """``batch``, once the store is known open and no event id repeats in it."""
@@ -228,9 +238,13 @@ class EventStore:
         commits atomically. With ``skip_existing`` rows whose id is already stored are
         left out, which makes an interrupted import safe to run again.
 
-        This is the fast path for imports (Arrow in, one statement on DuckDB).
+        This is the fast path for imports (Arrow in, one statement on DuckDB). Inside
+        ``store.transaction()`` it joins the transaction on memory and DuckDB; on
+        PostgreSQL it is refused there (it would need a connection of its own).
         """
         self._check_open()
+        if "multi_process" in self.backend.capabilities:  # elsewhere it joins the transaction
+            self._outside_transaction()
         from .bulk import normalise
 
         table = normalise(events, self._now, self._id_factory if self._custom_ids else None)
@@ -353,8 +367,13 @@ class EventStore:
         On PostgreSQL an append must come before any other write in the transaction.
         """
         self._check_open()
-        with self.backend.transaction() as tx:
-            yield StoreTransaction(self, tx)
+        local = self._local
+        local.transactions = getattr(local, "transactions", 0) + 1
+        try:
+            with self.backend.transaction() as tx:
+                yield StoreTransaction(self, tx)
+        finally:
+            local.transactions -= 1
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store an aggregate snapshot beside its stream (replacing the older one)."""

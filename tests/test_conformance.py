@@ -441,6 +441,19 @@ def test_transaction_commits_appends_and_checkpoints_together(store):
     assert store.append("s-1", [ev()], 1).version == 2  # the version cache recovered
 
 
+def test_a_store_write_inside_its_own_transaction_is_refused(store):
+    # on PostgreSQL it would take another connection and wait on the transaction's locks
+    with pytest.raises(eslib.ConfigurationError, match=r"tx\.append"), store.transaction() as tx:
+        tx.append("inside-1", [ev()])
+        store.append("inside-1", [ev()])
+    if "multi_process" in store.capabilities:  # memory and DuckDB: it joins the transaction
+        with pytest.raises(eslib.ConfigurationError), store.transaction():
+            store.bulk_append(pa.table({"stream_id": ["inside-2"], "type": ["A"],
+                                        "data": ["{}"]}))
+    assert list(store.read_all()) == []  # the transactions rolled back
+    assert store.append("inside-1", [ev()]).version == 1  # and the store writes again
+
+
 def test_transaction_appends_are_checked_like_store_appends(store):
     same = uuid.uuid4()
     with pytest.raises(eslib.InvalidEvent, match="twice"), store.transaction() as tx:
