@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
@@ -13,32 +12,26 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .backends.base import (
     Backend,
-    PreparedEvent,
     Snapshot,
     StreamAppend,
 )
 from .errors import ConfigurationError, InvalidEvent, StoreClosedError
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
-from .ids import uuid7
+from .preparation import Clock, EventPreparer, IdFactory
 from .unit_of_work import Batch, StoreTransaction
 from .urls import DEFAULT_URL, StoreURL, parse_url
 from .validation import MAX_STREAM_ID as MAX_STREAM_ID  # re-exported for callers
 from .validation import (
-    MAX_TYPE,
     check_bound,
-    check_expected_version,
     check_limit,
     check_stream_id,
     make_query,
-    to_json,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-Clock = Callable[[], datetime]
-IdFactory = Callable[[], uuid.UUID]
 
 
 
@@ -86,11 +79,14 @@ class EventStore:
     ) -> None:
         self.backend = backend
         self.url = url
-        self._clock = clock or _utc_now
-        self._id_factory = id_factory or uuid7
-        self._custom_ids = id_factory is not None
-        self._id_lock = threading.Lock()  # deterministic factories are rarely thread-safe
+        preparer = EventPreparer(clock or _utc_now, id_factory)
+        self._preparer = preparer
+        # bound once: the append hot path calls them directly
+        self._prepare, self._prepare_many, self._now = (
+            preparer.prepare, preparer.prepare_many, preparer.now)
         self._local = threading.local()  # .transactions: this thread's open transactions
+        self._open_transactions = 0  # all threads' (a cheap test before the thread-local one)
+        self._tx_lock = threading.Lock()
         self._closed = False
 
     # -- writing -------------------------------------------------------------
@@ -131,7 +127,8 @@ class EventStore:
         return Batch(self)
 
     def _append(self, batch: list[StreamAppend]) -> list[AppendResult]:
-        self._outside_transaction()
+        if self._open_transactions:
+            self._outside_transaction()
         return self.backend.append(self._checked(batch))
 
     def _outside_transaction(self) -> None:
@@ -153,81 +150,6 @@ class EventStore:
                     "the same event id appears twice in one append; ids must be unique")
         return batch
 
-    def _prepare_many(
-        self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
-    ) -> list[StreamAppend]:
-        if not isinstance(appends, Mapping) or not appends:
-            raise InvalidEvent(
-                "append_many takes a non-empty mapping {stream_id: (events, expected_version)}"
-            )
-        batch = []
-        for stream_id, entry in appends.items():
-            if not (isinstance(entry, tuple) and len(entry) == 2):
-                raise InvalidEvent(
-                    f"append_many[{stream_id!r}] must be a tuple (events, expected_version)"
-                )
-            batch.append(self._prepare(stream_id, entry[0], entry[1]))
-        return batch
-
-    def _prepare(
-        self, stream_id: str, events: Sequence[NewEvent], expected: ExpectedVersion
-    ) -> StreamAppend:
-        # exact type tests first (the hot path of every append), the full checks on a miss
-        if type(stream_id) is not str or not 0 < len(stream_id) <= MAX_STREAM_ID:
-            check_stream_id(stream_id)
-        if type(expected) is not int or expected < 0:
-            check_expected_version(expected)
-        if type(events) is not list and type(events) is not tuple and (
-                isinstance(events, NewEvent) or not isinstance(events, (list, tuple))):
-            raise InvalidEvent(
-                f"events for {stream_id!r} must be a list of eslib.NewEvent, "
-                f"got {type(events).__name__}"
-            )
-        if not events:
-            raise InvalidEvent(f"nothing to append to {stream_id!r}: give at least one event")
-        return StreamAppend(stream_id, expected, tuple([self._prepare_event(e) for e in events]))
-
-    def _prepare_event(self, event: NewEvent) -> PreparedEvent:
-        # the hot path of every append: exact type checks first, the general ones after
-        if type(event) is not NewEvent and not isinstance(event, NewEvent):
-            raise InvalidEvent(f"expected an eslib.NewEvent, got {type(event).__name__}")
-        kind = event.type
-        if type(kind) is not str or not kind or len(kind) > MAX_TYPE:
-            raise InvalidEvent(
-                f"event type must be a non-empty string of at most {MAX_TYPE} characters, "
-                f"got {kind!r}"
-            )
-        metadata = event.metadata
-        return PreparedEvent(
-            self._event_id(event) if event.id is not None or self._custom_ids else uuid7(),
-            kind,
-            to_json(event.data, "data", kind),
-            "{}" if metadata is None else to_json(metadata, "metadata", kind),
-            self._now(),
-        )
-
-    def _event_id(self, event: NewEvent) -> uuid.UUID:
-        if event.id is None:
-            with self._id_lock:
-                new = self._id_factory()
-            if not isinstance(new, uuid.UUID):
-                raise InvalidEvent(f"id_factory must return uuid.UUID, got {type(new).__name__}")
-            return new
-        if isinstance(event.id, uuid.UUID):
-            return event.id
-        try:
-            return uuid.UUID(str(event.id))
-        except ValueError:
-            raise InvalidEvent(f"event id {event.id!r} is not a UUID") from None
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if type(now) is datetime and now.tzinfo is timezone.utc:
-            return now
-        if not isinstance(now, datetime) or now.tzinfo is None:
-            raise InvalidEvent("the store's clock must return timezone-aware datetimes")
-        return now.astimezone(timezone.utc)
-
     def bulk_append(self, events: pa.Table | pd.DataFrame, *, skip_existing: bool = False) -> int:
         """Append many events at once from a table; returns how many were written.
 
@@ -247,7 +169,9 @@ class EventStore:
             self._outside_transaction()
         from .bulk import normalise
 
-        table = normalise(events, self._now, self._id_factory if self._custom_ids else None)
+        preparer = self._preparer
+        table = normalise(events, self._now,
+                          preparer.id_factory if preparer.custom_ids else None)
         if table.num_rows == 0:
             return 0
         return self.backend.bulk_append(table, skip_existing)
@@ -369,11 +293,15 @@ class EventStore:
         self._check_open()
         local = self._local
         local.transactions = getattr(local, "transactions", 0) + 1
+        with self._tx_lock:
+            self._open_transactions += 1
         try:
             with self.backend.transaction() as tx:
                 yield StoreTransaction(self, tx)
         finally:
             local.transactions -= 1
+            with self._tx_lock:
+                self._open_transactions -= 1
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store an aggregate snapshot beside its stream (replacing the older one)."""

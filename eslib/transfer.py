@@ -30,7 +30,8 @@ from typing import IO, TYPE_CHECKING, Any
 from .backends.base import arrow_schema
 from .errors import InvalidEvent
 from .events import RecordedEvent
-from .store import MAX_STREAM_ID, MAX_TYPE, EventStore
+from .store import EventStore
+from .validation import MAX_STREAM_ID, MAX_TYPE
 
 if TYPE_CHECKING:
     import pyarrow as pa
