@@ -28,7 +28,7 @@ DECLARE
     v_xid xid8;
     v_first bigint;
     v_count bigint;
-    v_bad bigint;
+    v_bad bigint;{sql.CALL_VARIABLES}
 BEGIN{sql.FIRST_WRITE_CHECK}
     -- other writers wait until this commits; a lock assigns no transaction id
     LOCK TABLE eslib_events IN SHARE ROW EXCLUSIVE MODE;

@@ -21,9 +21,15 @@ NOT_FIRST_WRITE = "ESL01"
 # wait for their safety-net poll): NOTIFY serialises committing writers on a global lock.
 CHANNEL = "eslib_events"
 NOTIFY = (f"IF coalesce(current_setting('eslib.notify', true), '') <> 'off' THEN "
-          f"PERFORM pg_notify('{CHANNEL}', ''); END IF;")
+          f"v_void := pg_notify('{CHANNEL}', '')::text; END IF;")
 
 # plpgsql shared by the append functions (eslib_append, eslib_append_one, eslib_bulk_append).
+# Functions are called by assignment to these variables, not PERFORM: an assigned call is
+# evaluated as a simple expression, without the executor's per-statement setup (pgbench,
+# one client: ~8% more one-event appends/s).
+CALL_VARIABLES = """
+    v_void text;
+    v_unlocked boolean;"""
 FIRST_WRITE_CHECK = f"""
     IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = '{NOT_FIRST_WRITE}',
@@ -37,18 +43,18 @@ def take_positions(count: str, xid: str, first: str) -> str:
     appending transactions. Released at once, not at commit (also on an error)."""
     more = (f"""
         IF {count} > 1 THEN
-            PERFORM setval('eslib_position_seq', {first} + {count} - 1);
+            v_void := setval('eslib_position_seq', {first} + {count} - 1)::text;
         END IF;""" if count != "1" else "")
     return f"""
-    PERFORM pg_advisory_lock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
+    v_void := pg_advisory_lock({FENCE_LOCK[0]}, {FENCE_LOCK[1]})::text;
     BEGIN
         {xid} := pg_current_xact_id();
         {first} := nextval('eslib_position_seq');{more}
     EXCEPTION WHEN OTHERS THEN
-        PERFORM pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
+        v_unlocked := pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});
         RAISE;
     END;
-    PERFORM pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});"""
+    v_unlocked := pg_advisory_unlock({FENCE_LOCK[0]}, {FENCE_LOCK[1]});"""
 
 
 SCHEMA = """
@@ -108,7 +114,7 @@ DECLARE
     n_streams int := cardinality(p_streams);
     n_events int := cardinality(p_ids);
     v_xid xid8;
-    v_max bigint;
+    v_max bigint;{CALL_VARIABLES}
 BEGIN{FIRST_WRITE_CHECK}
 
     -- 1. wait for a bulk append in progress (it holds SHARE ROW EXCLUSIVE) before reading
@@ -116,7 +122,7 @@ BEGIN{FIRST_WRITE_CHECK}
     --    (by key) so two batches cannot deadlock. Locks assign no transaction id.
     LOCK TABLE eslib_events IN ROW EXCLUSIVE MODE;
     IF n_streams = 1 THEN
-        PERFORM pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_streams[1]));
+        v_void := pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_streams[1]))::text;
     ELSE
         PERFORM pg_advisory_xact_lock({STREAM_LOCK_CLASS}, h)
            FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(p_streams) s ORDER BY 1) keys;
@@ -184,10 +190,10 @@ CREATE OR REPLACE FUNCTION eslib_append_one(
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
-    v_xid xid8;
+    v_xid xid8;{CALL_VARIABLES}
 BEGIN{FIRST_WRITE_CHECK}
     LOCK TABLE eslib_events IN ROW EXCLUSIVE MODE;
-    PERFORM pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_stream));
+    v_void := pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_stream))::text;
     SELECT coalesce(max(e.version), 0) INTO version
       FROM eslib_events e WHERE e.stream_id = p_stream;
     written := false;
