@@ -289,6 +289,8 @@ class EventStore:
         ...     tx.save_checkpoint("totals", 42)
 
         On PostgreSQL an append must come before any other write in the transaction.
+        Inside it, this thread writes through ``tx``: ``store.append`` raises
+        :class:`~eslib.ConfigurationError` (it would commit on its own).
         """
         self._check_open()
         local = self._local
