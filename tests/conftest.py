@@ -38,15 +38,12 @@ def postgres_url() -> Iterator[str]:
 
 
 def _reset_postgres(url: str) -> None:
+    """Empty the store's tables and drop the read models tests made beside them."""
     import psycopg
+    from postgres_server import reset_database
 
+    reset_database(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('eslib_events') IS NOT NULL").fetchone()
-        if exists and exists[0]:
-            conn.execute(
-                "TRUNCATE eslib_events, eslib_snapshots, eslib_checkpoints;"
-                " ALTER SEQUENCE eslib_position_seq RESTART"
-            )
         # read models created by tests live in the public schema beside the store's tables
         rows = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
@@ -54,6 +51,15 @@ def _reset_postgres(url: str) -> None:
         ).fetchall()
         for (table,) in rows:
             conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+
+
+@pytest.fixture
+def url(postgres_url: str) -> str:
+    """The run's PostgreSQL test database, its store emptied (PostgreSQL-only tests)."""
+    from postgres_server import reset_database
+
+    reset_database(postgres_url)
+    return postgres_url
 
 
 StoreFactory = Callable[..., eslib.EventStore]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from postgres_server import admin_url, reset_database
+from postgres_server import admin_url
 
 import eslib
 from eslib.backends.base import arrow_schema
@@ -16,12 +16,6 @@ from eslib.backends.base import arrow_schema
 pytestmark = pytest.mark.postgres
 
 HOSTILE = ["x'; DROP TABLE eslib_events; --", "a\\'b-1", "q?%s$$-$1", 'dq"-é\\n', "-lead"]
-
-
-@pytest.fixture
-def url(postgres_url: str) -> str:
-    reset_database(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture

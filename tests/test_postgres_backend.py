@@ -8,19 +8,13 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from postgres_server import admin_url, create_database, drop_database, reset_database
+from postgres_server import admin_url, create_database, drop_database
 
 import eslib
 from eslib.backends.base import SCHEMA_VERSION, PreparedEvent, StreamAppend
 from eslib.backends.postgres import PostgresBackend, _append, qmark_to_format
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def url(postgres_url: str) -> str:
-    reset_database(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture

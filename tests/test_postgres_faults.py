@@ -9,17 +9,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from postgres_server import reset_database
 
 import eslib
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def url(postgres_url: str) -> str:
-    reset_database(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture

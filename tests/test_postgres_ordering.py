@@ -8,17 +8,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from postgres_server import admin_url, reset_database
+from postgres_server import admin_url
 
 import eslib
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def url(postgres_url: str) -> str:
-    reset_database(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture

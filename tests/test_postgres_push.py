@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from postgres_server import reset_database
 
 import eslib
 
@@ -24,12 +23,6 @@ pytestmark = pytest.mark.postgres
 
 SAFETY_NET = 30.0  # longer than any bound below: delivery within them proves push
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def url(postgres_url: str) -> str:
-    reset_database(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture
