@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+from collections.abc import Callable
 from typing import Any
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -20,9 +21,6 @@ _encode_chunks: Any = (
     _c_make_encoder(None, _ENCODER.default, json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
                     None, ":", ",", False, False, False)
     if _c_make_encoder is not None else lambda value, _: [_ENCODER.encode(value)])
-_scan: Any = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]  # typeshed: wrong
-
-
 def encode(value: Any) -> str:
     """Compact JSON text, UTF-8 kept as is; NaN and infinities refused.
 
@@ -31,17 +29,30 @@ def encode(value: Any) -> str:
     return "".join(_encode_chunks(value, 0))
 
 
-def decode(text: str | bytes | memoryview) -> Any:
-    """The value of a JSON document (``json.loads``, without its per-call overhead).
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
-    Bytes are read as UTF-8 (what database drivers hand over).
-    """
-    if not isinstance(text, str):
-        text = bytes(text).decode("utf-8")
-    if text == "{}":
-        return {}
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:  # leading whitespace or not JSON: let json.loads word it
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
+
+def _decoder(**options: Any) -> Callable[[str | bytes | memoryview], Any]:
+    """``json.loads(text, **options)`` with its scanner built once."""
+    scan: Any = json.scanner.make_scanner(json.JSONDecoder(**options))  # type: ignore[arg-type]
+
+    def decode(text: str | bytes | memoryview) -> Any:
+        if not isinstance(text, str):
+            text = bytes(text).decode("utf-8")
+        if text == "{}":
+            return {}
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:  # leading whitespace or not JSON: let json.loads word it
+            return json.loads(text, **options)
+        return value if end == len(text) else json.loads(text, **options)
+
+    return decode
+
+
+#: The value of a JSON document (``json.loads`` without its per-call overhead); bytes
+#: are read as UTF-8 (what database drivers hand over).
+decode = _decoder()
+#: ``decode``, refusing NaN and infinities (ValueError): for JSON from outside eslib.
+decode_strict = _decoder(parse_constant=_reject_constant)

@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-
-
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -93,10 +93,10 @@ class MemoryBackend:
                 given = columns["id"][i]
                 event_id = uuid.UUID(given) if given else uuid.uuid4()
                 # skip_existing skips ids already stored; an id twice in the table is an error
-                if event_id in seen or (event_id in self._ids and not skip_existing):
-                    raise DuplicateEventId([str(event_id)], "(bulk append: nothing written)")
-                if event_id in self._ids:
+                if event_id in self._ids and skip_existing:
                     continue
+                if event_id in seen or event_id in self._ids:
+                    raise DuplicateEventId([str(event_id)], "(bulk append: nothing written)")
                 seen.add(event_id)
                 rows.append((stream_id, event_id, columns["type"][i],
                              parse_object(columns["data"][i], "data"),

@@ -8,11 +8,10 @@ INVALID_ARGUMENT); the client uses the others.
 from __future__ import annotations
 
 import json
-import json.scanner
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 
@@ -29,7 +28,7 @@ from ..errors import (
     WrongExpectedVersion,
 )
 from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent, StreamState
-from ..json_text import decode, encode
+from ..json_text import decode, decode_strict, encode
 from . import eventstore_pb2 as pb
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -70,23 +69,6 @@ def dumps(value: object) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
-_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
-_scan_strict: Any = json.scanner.make_scanner(_STRICT)  # type: ignore[arg-type]  # typeshed: wrong
-
-
-def _strict_loads(text: str) -> Any:
-    """``json.loads(text, parse_constant=_reject_constant)`` with a decoder built once."""
-    try:
-        value, end = _scan_strict(text, 0)
-    except StopIteration:  # leading whitespace or not JSON: let json.loads word it
-        return json.loads(text, parse_constant=_reject_constant)
-    return value if end == len(text) else json.loads(text, parse_constant=_reject_constant)
-
-
 def dumps_lossy(value: object) -> str:
     """JSON text of SQL rows: values JSON has no type for (dates, decimals) become text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -95,7 +77,7 @@ def dumps_lossy(value: object) -> str:
 def json_value(text: str, what: str) -> Any:
     """Parse JSON text from a request (no NaN or Infinity); InvalidEvent if it is not JSON."""
     try:
-        return _strict_loads(text)
+        return decode_strict(text)
     except ValueError as exc:
         raise InvalidEvent(f"{what} is not valid JSON: {exc}") from None
 
@@ -105,7 +87,7 @@ def json_object(text: str, what: str) -> str:
     if not text or text == "{}":
         return "{}"
     try:
-        value = _strict_loads(text)
+        value = decode_strict(text)
         if not isinstance(value, dict):
             raise ValueError(f"a JSON object is needed, got {type(value).__name__}")
         canonical = dumps(value)
