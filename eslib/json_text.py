@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import json.scanner
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -21,6 +22,8 @@ _encode_chunks: Any = (
     _c_make_encoder(None, _ENCODER.default, json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
                     None, ":", ",", False, False, False)
     if _c_make_encoder is not None else lambda value, _: [_ENCODER.encode(value)])
+
+
 def encode(value: Any) -> str:
     """Compact JSON text, UTF-8 kept as is; NaN and infinities refused.
 
@@ -33,22 +36,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _decode(scan: Any, options: dict[str, Any], text: str | bytes | memoryview) -> Any:
+    if not isinstance(text, str):
+        text = bytes(text).decode("utf-8")
+    if text == "{}":
+        return {}
+    try:
+        value, end = scan(text, 0)
+    except StopIteration:  # leading whitespace or not JSON: let json.loads word it
+        return json.loads(text, **options)
+    return value if end == len(text) else json.loads(text, **options)
+
+
 def _decoder(**options: Any) -> Callable[[str | bytes | memoryview], Any]:
-    """``json.loads(text, **options)`` with its scanner built once."""
-    scan: Any = json.scanner.make_scanner(json.JSONDecoder(**options))  # type: ignore[arg-type]
+    """``json.loads(text, **options)`` with its scanner built once.
 
-    def decode(text: str | bytes | memoryview) -> Any:
-        if not isinstance(text, str):
-            text = bytes(text).decode("utf-8")
-        if text == "{}":
-            return {}
-        try:
-            value, end = scan(text, 0)
-        except StopIteration:  # leading whitespace or not JSON: let json.loads word it
-            return json.loads(text, **options)
-        return value if end == len(text) else json.loads(text, **options)
-
-    return decode
+    A partial, not a closure: psycopg caches a loader per loads function only when it
+    is not a closure (a closure gets a new loader class per connection, and a warning).
+    """
+    scan = json.scanner.make_scanner(json.JSONDecoder(**options))  # type: ignore[arg-type]
+    return partial(_decode, scan, options)
 
 
 #: The value of a JSON document (``json.loads`` without its per-call overhead); bytes

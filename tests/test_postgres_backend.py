@@ -175,6 +175,21 @@ def test_unknown_options_are_refused(url: str) -> None:
         eslib.connect(url, pool_size=0)
 
 
+def test_pool_connections_are_configured_without_a_warning(
+        url: str, caplog: pytest.LogCaptureFixture) -> None:
+    # psycopg warns (and builds a loader class per connection) for a closure as json loads
+    with caplog.at_level("DEBUG"), eslib.connect(url, pool_size=3) as store:
+        store.append("quiet-1", [eslib.NewEvent("Said", {"x": 1})])
+        threads = [threading.Thread(target=lambda: list(store.read_stream("quiet-1")))
+                   for _ in range(6)]  # more connections than one
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [e.data for e in store.read_stream("quiet-1")] == [{"x": 1}]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
 # -- the schema ------------------------------------------------------------------------
 
 def test_processes_connecting_at_once_create_the_schema_once(fresh_db: str) -> None:
