@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from eslib.bench import library
 from eslib.bench.grpc import grpc_rows, operation, targets
 from eslib.bench.report import Row, format_ms
-from eslib.bench.store import QUICK
+from eslib.bench.store import QUICK, alternating
 from eslib.cli import cli
 
 HEADER = ["operation", "backend", "implementation", "events/s", "ms", "ratio"]
@@ -42,6 +42,16 @@ def check_store_rows(rows: list[list[str]], backend: str) -> None:
         assert any(r[2].startswith("eventsourcing") for r in mine)
     for row in mine:
         assert float(row[3].replace(",", "")) > 0 and float(row[4].replace(",", "")) > 0
+
+
+def test_single_appends_alternate_in_rounds_and_do_every_unit():
+    calls: list[tuple[str, int]] = []
+    seconds = alternating({"a": lambda n: calls.append(("a", n)),
+                           "b": lambda n: calls.append(("b", n))}, total=10, rounds=4)
+    assert [name for name, _ in calls] == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert [n for name, n in calls if name == "a"] == [3, 3, 2, 2]
+    assert sum(n for name, n in calls if name == "b") == 10
+    assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
 
 
 def test_sub_microsecond_steps_keep_two_significant_digits():

@@ -7,15 +7,22 @@ Operations (issue 2, item 5): one append per command, batched appends (one commi
 The raw baselines write the same rows into a table shaped like eslib's: a Python list
 (memory), the same INSERT on a second DuckDB file, psycopg on PostgreSQL (single-row
 INSERT in autocommit, executemany in one transaction, COPY for bulk).
+
+One append per command is measured in alternating rounds, eslib and the raw driver taking
+turns (:func:`single_rows`): on a shared machine the speed drifts by tens of percent within
+a minute, and a ratio of two figures taken a minute apart measures the drift.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import eslib
@@ -31,6 +38,7 @@ COLUMNS = ("position", "stream_id", "version", "id", "type", "data", "metadata",
 class Sizes:
     single: int = 2000  # appends, one event each (DuckDB and PostgreSQL)
     single_memory: int = 50_000
+    rounds: int = 10  # alternating rounds of single appends (eslib, raw driver, eslib, ...)
     batches: int = 100
     batch: int = 100
     bulk: int = 100_000
@@ -52,8 +60,8 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(single=30, single_memory=300, batches=3, batch=20, bulk=1000, bulk_batch=200,
-              replay=100, repeat=2, read=1000, frame=1000)
+QUICK = Sizes(single=30, single_memory=300, rounds=2, batches=3, batch=20, bulk=1000,
+              bulk_batch=200, replay=100, repeat=2, read=1000, frame=1000)
 
 
 def rows_from(backend: str, implementation: str, sizes: Sizes,
@@ -80,8 +88,8 @@ def best(work: Callable[[], object], repeat: int) -> float:
 
 
 def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row]:
-    """The six operations through :class:`eslib.EventStore` on a fresh store at ``url``."""
-    single = sizes.single_memory if backend == "memory" else sizes.single
+    """Five of the operations (not single appends: :func:`single_rows`) through
+    :class:`eslib.EventStore` on a fresh store at ``url``."""
     seconds: dict[str, float] = {}
     with eslib.connect(url, **options) as store:
         import pyarrow as pa
@@ -89,13 +97,6 @@ def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row
         store.append("warm-up", [eslib.NewEvent("Placed", DATA)])
         store.bulk_append(pa.table({"stream_id": ["warm-up"], "type": ["Placed"],
                                     "data": [DATA_JSON]}))  # imports, plans
-
-        def singles() -> None:
-            versions = [0] * 100
-            for i in range(single):
-                k = i % 100
-                store.append(f"single-{k}", [eslib.NewEvent("Placed", DATA)], versions[k])
-                versions[k] += 1
 
         def batched() -> None:
             for b in range(sizes.batches):
@@ -113,7 +114,6 @@ def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row
                     "type": ["Placed"] * (streams * per_stream),
                     "data": [DATA_JSON] * (streams * per_stream)}))
 
-        seconds["single"] = timed(singles)
         seconds["batched"] = timed(batched)
         seconds["bulk"] = timed(bulk)
         store.append("replay-1", [eslib.NewEvent("Placed", DATA) for _ in range(sizes.replay)],
@@ -122,7 +122,110 @@ def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row
         seconds["read"] = best(lambda: sum(1 for _ in store.read_all(limit=sizes.read)), 2)
         store.to_dataframe(limit=10)
         seconds["frame"] = best(lambda: store.to_dataframe(limit=sizes.frame), 3)
-    return rows_from(backend, "eslib", sizes, seconds, *units_of(sizes, single))
+    return rows_from(backend, "eslib", sizes, seconds, *units_of(sizes, 0))
+
+
+# -- one append per command: eslib and the raw driver in alternating rounds -----------------
+
+
+def alternating(works: dict[str, Callable[[int], object]], total: int,
+                rounds: int) -> dict[str, float]:
+    """Seconds each of ``works`` took to do ``total`` units, done in ``rounds`` slices that
+    take turns (the order flips every round), so drift in the machine's speed falls on all."""
+    seconds = dict.fromkeys(works, 0.0)
+    names = list(works)
+    for r in range(rounds):
+        size = total // rounds + (1 if r < total % rounds else 0)
+        for name in names if r % 2 == 0 else names[::-1]:
+            seconds[name] += timed(partial(works[name], size))
+    return seconds
+
+
+def single_rows(backend: str, url: str, raw: Callable[[], ContextManager[Callable[[int], object]]],
+                sizes: Sizes, raw_label: str, **options: Any) -> list[Row]:
+    """One-event appends to 100 streams: eslib at ``url`` and ``raw()`` (a context giving
+    ``append(n)``, the driver doing the same rows), alternating."""
+    total = sizes.single_memory if backend == "memory" else sizes.single
+    with eslib.connect(url, **options) as store, raw() as raw_append:
+        versions = [0] * 100
+        done = 0
+
+        def eslib_append(n: int) -> None:
+            nonlocal done
+            for i in range(done, done + n):
+                k = i % 100
+                store.append(f"single-{k}", [eslib.NewEvent("Placed", DATA)], versions[k])
+                versions[k] += 1
+            done += n
+
+        store.append("warm-up", [eslib.NewEvent("Placed", DATA)])
+        raw_append(1)
+        seconds = alternating({"eslib": eslib_append, "raw": raw_append}, total, sizes.rounds)
+    name = sizes.operations()["single"]
+    return [Row("store", name, backend, implementation, total / seconds[key],
+                seconds[key] / total * 1000)
+            for key, implementation in (("eslib", "eslib"), ("raw", raw_label))]
+
+
+@contextmanager
+def raw_memory_single() -> Iterator[Callable[[int], object]]:
+    log: list[tuple[Any, ...]] = []
+    streams: dict[str, list[tuple[Any, ...]]] = {}
+
+    def append(n: int) -> None:
+        for _ in range(n):
+            i = len(log)
+            stream_id = f"single-{i % 100}"
+            row = _row_values(stream_id, i // 100 + 1, i + 1)
+            log.append(row)
+            streams.setdefault(stream_id, []).append(row)
+
+    yield append
+
+
+@contextmanager
+def raw_duckdb_single(path: str) -> Iterator[Callable[[int], object]]:
+    import duckdb
+
+    con = duckdb.connect(path)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(RAW_DUCKDB_TABLE)
+    insert = f"INSERT INTO raw_events VALUES ({', '.join('?' * 8)})"
+    position = 0
+
+    def append(n: int) -> None:
+        nonlocal position
+        for _ in range(n):
+            i = position
+            position += 1
+            con.execute(insert, _row_values(f"single-{i % 100}", i // 100 + 1, position))
+
+    try:
+        yield append
+    finally:
+        con.close()
+
+
+@contextmanager
+def raw_postgres_single(url: str) -> Iterator[Callable[[int], object]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw_single_events")
+        conn.execute(RAW_POSTGRES_TABLE.replace("raw_events", "raw_single_events"))
+        insert = f"INSERT INTO raw_single_events ({PG_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        done = 0
+
+        def append(n: int) -> None:
+            nonlocal done
+            for i in range(done, done + n):
+                conn.execute(insert, _row_values(f"single-{i % 100}", i // 100 + 1, 0)[1:])
+            done += n
+
+        try:
+            yield append
+        finally:
+            conn.execute("DROP TABLE raw_single_events")
 
 
 # -- raw drivers ---------------------------------------------------------------------------
@@ -145,10 +248,6 @@ def raw_memory_rows(sizes: Sizes) -> list[Row]:
         log.append(row)
         streams.setdefault(stream_id, []).append(row)
 
-    def singles() -> None:
-        for i in range(sizes.single_memory):
-            add(f"single-{i % 100}", i // 100 + 1)
-
     def batched() -> None:
         for b in range(sizes.batches):
             for j in range(sizes.batch):
@@ -158,14 +257,13 @@ def raw_memory_rows(sizes: Sizes) -> list[Row]:
         for i in range(sizes.bulk):
             add(f"bulk-{i // 100}", i % 100 + 1)
 
-    seconds = {"single": timed(singles), "batched": timed(batched), "bulk": timed(bulk)}
+    seconds = {"batched": timed(batched), "bulk": timed(bulk)}
     for v in range(sizes.replay):
         add("replay-1", v + 1)
     seconds["replay"] = best(lambda: list(streams["replay-1"]), sizes.repeat)
     seconds["read"] = best(lambda: sum(1 for _ in log[: sizes.read]), 2)
     seconds["frame"] = best(lambda: pd.DataFrame(log[: sizes.frame], columns=COLUMNS), 3)
-    return rows_from("memory", f"{RAW}: Python list", sizes, seconds,
-                 *units_of(sizes, sizes.single_memory))
+    return rows_from("memory", f"{RAW}: Python list", sizes, seconds, *units_of(sizes, 0))
 
 
 RAW_DUCKDB_TABLE = """
@@ -176,8 +274,8 @@ CREATE TABLE raw_events (position BIGINT PRIMARY KEY, stream_id VARCHAR NOT NULL
 
 
 def raw_duckdb_rows(path: str, sizes: Sizes) -> list[Row]:
-    """DuckDB executing the same statements eslib sends: one INSERT per append, Arrow for
-    batches, plain SELECTs for reads."""
+    """DuckDB executing the same statements eslib sends: Arrow for batches, plain SELECTs
+    for reads (one INSERT per append: :func:`raw_duckdb_single`)."""
     import duckdb
     import pyarrow as pa
 
@@ -185,7 +283,6 @@ def raw_duckdb_rows(path: str, sizes: Sizes) -> list[Row]:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(RAW_DUCKDB_TABLE)
     position = 0
-    insert = f"INSERT INTO raw_events VALUES ({', '.join('?' * 8)})"
 
     def arrow_insert(rows: list[tuple[Any, ...]]) -> None:
         columns = list(zip(*rows, strict=True))
@@ -195,12 +292,6 @@ def raw_duckdb_rows(path: str, sizes: Sizes) -> list[Row]:
         con.execute("INSERT INTO raw_events SELECT position, stream_id, version, id, type, data,"
                     " metadata, recorded_at FROM raw_batch")
         con.unregister("raw_batch")
-
-    def singles() -> None:
-        nonlocal position
-        for i in range(sizes.single):
-            position += 1
-            con.execute(insert, _row_values(f"single-{i % 100}", i // 100 + 1, position))
 
     def rows_of(streams: list[str], versions: int) -> list[tuple[Any, ...]]:
         nonlocal position
@@ -226,7 +317,7 @@ def raw_duckdb_rows(path: str, sizes: Sizes) -> list[Row]:
             arrow_insert(rows_of([f"bulk{b}-{k}" for k in range(streams)],
                                  sizes.bulk_batch // streams))
 
-    seconds = {"single": timed(singles), "batched": timed(batched), "bulk": timed(bulk)}
+    seconds = {"batched": timed(batched), "bulk": timed(bulk)}
     arrow_insert(rows_of(["replay-1"], sizes.replay))
     select = "SELECT position, stream_id, version, id, type, data, metadata, recorded_at " \
         "FROM raw_events"
@@ -237,9 +328,10 @@ def raw_duckdb_rows(path: str, sizes: Sizes) -> list[Row]:
     seconds["frame"] = best(lambda: con.sql(
         f"{select} ORDER BY position LIMIT {sizes.frame}").df(), 3)
     con.close()
-    return rows_from("duckdb", f"{RAW}: duckdb", sizes, seconds, *units_of(sizes, sizes.single))
+    return rows_from("duckdb", f"{RAW}: duckdb", sizes, seconds, *units_of(sizes, 0))
 
 
+PG_FIELDS = "stream_id, version, id, type, data, metadata, recorded_at"
 RAW_POSTGRES_TABLE = """
 CREATE TABLE raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL,
     version bigint NOT NULL, id uuid NOT NULL UNIQUE, type text NOT NULL, data json NOT NULL,
@@ -248,11 +340,12 @@ CREATE TABLE raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL
 
 
 def raw_postgres_rows(url: str, sizes: Sizes) -> list[Row]:
-    """psycopg: single-row INSERT in autocommit, executemany in one transaction, COPY."""
+    """psycopg: executemany in one transaction, COPY (single-row INSERTs in autocommit:
+    :func:`raw_postgres_single`)."""
     import pandas as pd
     import psycopg
 
-    fields = "stream_id, version, id, type, data, metadata, recorded_at"
+    fields = PG_FIELDS
     insert = f"INSERT INTO raw_events ({fields}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS raw_events")
@@ -260,10 +353,6 @@ def raw_postgres_rows(url: str, sizes: Sizes) -> list[Row]:
 
         def values(stream_id: str, version: int) -> tuple[Any, ...]:
             return _row_values(stream_id, version, 0)[1:]
-
-        def singles() -> None:
-            for i in range(sizes.single):
-                conn.execute(insert, values(f"single-{i % 100}", i // 100 + 1))
 
         def batched() -> None:
             for b in range(sizes.batches):
@@ -284,7 +373,7 @@ def raw_postgres_rows(url: str, sizes: Sizes) -> list[Row]:
                 copy_rows([values(f"bulk{b}-{k}", v + 1)
                            for k in range(streams) for v in range(per_stream)])
 
-        seconds = {"single": timed(singles), "batched": timed(batched), "bulk": timed(bulk)}
+        seconds = {"batched": timed(batched), "bulk": timed(bulk)}
         copy_rows([values("replay-1", v + 1) for v in range(sizes.replay)])
         select = f"SELECT position, {fields} FROM raw_events"
         seconds["replay"] = best(lambda: conn.execute(
@@ -295,4 +384,4 @@ def raw_postgres_rows(url: str, sizes: Sizes) -> list[Row]:
         seconds["frame"] = best(lambda: pd.DataFrame(conn.execute(
             f"{select} ORDER BY position LIMIT {sizes.frame}").fetchall(), columns=COLUMNS), 3)
         conn.execute("DROP TABLE raw_events")
-    return rows_from("postgres", f"{RAW}: psycopg", sizes, seconds, *units_of(sizes, sizes.single))
+    return rows_from("postgres", f"{RAW}: psycopg", sizes, seconds, *units_of(sizes, 0))
