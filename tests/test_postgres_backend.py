@@ -221,6 +221,23 @@ def test_a_newer_schema_is_refused(fresh_db: str) -> None:
         eslib.connect(fresh_db)
 
 
+def test_functions_made_by_an_earlier_eslib_are_replaced(fresh_db: str) -> None:
+    eslib.connect(fresh_db).close()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # the shape eslib 0.1 made
+        conn.execute("DROP FUNCTION eslib_append_one")
+        conn.execute(
+            "CREATE FUNCTION eslib_append_one(p_stream text, p_expected bigint, p_id uuid,"
+            " p_type text, p_data text, p_metadata text, p_recorded_at timestamptz,"
+            " OUT written boolean, OUT version bigint, OUT first_position bigint)"
+            " LANGUAGE sql AS $$ SELECT false, 0::bigint, 0::bigint $$")
+    with eslib.connect(fresh_db) as store:
+        assert store.append("s-1", [eslib.NewEvent("A")], eslib.NO_STREAM).version == 1
+        assert store.append("s-1", [eslib.NewEvent("B")], 1).positions == (2,)
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT pg_get_function_result('eslib_append_one'::regproc)"
+                            ).fetchone() == ("bigint[]",)
+
+
 def test_data_keeps_its_key_order_and_odd_text(store: eslib.EventStore) -> None:
     data = {"z": 1, "a": {"y": [1, "two", None], "b": "quote \" backslash \\ newline \n"},
             "ünï": "çødé", "m": 1.5}

@@ -27,7 +27,7 @@ from . import postgres_sql as sql
 from . import sql as shared
 from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend
 from .postgres_push import SAFETY_POLL, BlockingTransaction, Listener
-from .postgres_write import PostgresTransaction, _append, _ensure_schema
+from .postgres_write import _IDLE, PostgresTransaction, _append, _ensure_schema
 from .sql import qmark_to_format
 
 __all__ = ["BlockingTransaction", "PostgresBackend", "PostgresTransaction", "_append",
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 T = TypeVar("T")
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg at module load
 
 _OUTCOME_UNKNOWN = (
     "the connection to PostgreSQL broke while the write was being committed; "

@@ -178,42 +178,68 @@ APPEND = (
 )
 
 APPEND_ONE_FUNCTION = f"""
--- eslib_append for the common case, one event to one stream, with scalar arguments:
--- the client builds and parses no arrays (half its work per append). On a conflict or
--- an id already stored it writes nothing and returns written = false; the client then
--- calls eslib_append, which reports the details.
+-- eslib_append for the common case, one event to one stream, outside a transaction, with
+-- scalar arguments and one statement that checks and writes: about 80k fewer server
+-- instructions per append than eslib_append (callgrind, backends/README.md). It returns
+-- {{version, position}}, or NULL when the expected version does not hold; a stream
+-- version or event id already stored fails the INSERT on its unique index (the transaction
+-- rolls back, nothing is written). Either way the client then calls eslib_append, which
+-- reports the details (idempotent replay, DuplicateEventId, WrongExpectedVersion).
 CREATE OR REPLACE FUNCTION eslib_append_one(
     p_stream text, p_expected bigint, p_id uuid, p_type text, p_data text, p_metadata text,
-    p_recorded_at timestamptz, OUT written boolean, OUT version bigint,
-    OUT first_position bigint
-) LANGUAGE plpgsql
+    p_recorded_at timestamptz
+) RETURNS bigint[] LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
-    v_xid xid8;{CALL_VARIABLES}
+    v_xid xid8;
+    v_position bigint;
+    v_version bigint;{CALL_VARIABLES}
 BEGIN{FIRST_WRITE_CHECK}
     LOCK TABLE eslib_events IN ROW EXCLUSIVE MODE;
     v_void := pg_advisory_xact_lock({STREAM_LOCK_CLASS}, hashtext(p_stream))::text;
-    SELECT coalesce(max(e.version), 0) INTO version
-      FROM eslib_events e WHERE e.stream_id = p_stream;
-    written := false;
-    IF (p_expected >= 0 AND p_expected <> version) OR (p_expected = -2 AND version = 0)
-       OR EXISTS (SELECT FROM eslib_events e WHERE e.id = p_id) THEN
-        RETURN;
-    END IF;
-{take_positions("1", "v_xid", "first_position")}
+{take_positions("1", "v_xid", "v_position")}
 
-    INSERT INTO eslib_events
-        (position, stream_id, version, id, type, data, metadata, recorded_at, transaction_id)
-    VALUES (first_position, p_stream, version + 1, p_id, p_type, p_data::json,
-            p_metadata::json, p_recorded_at, v_xid);
+    -- the position is taken before the check: an append that is refused leaves a hole
+    IF p_expected = 0 THEN  -- a new stream: version 1 exists already or it is free
+        INSERT INTO eslib_events
+            (position, stream_id, version, id, type, data, metadata, recorded_at, transaction_id)
+        VALUES (v_position, p_stream, 1, p_id, p_type, p_data::json, p_metadata::json,
+                p_recorded_at, v_xid);
+        v_version := 1;
+    ELSIF p_expected > 0 THEN  -- version k must exist; k + 1 existing fails the INSERT
+        INSERT INTO eslib_events
+            (position, stream_id, version, id, type, data, metadata, recorded_at, transaction_id)
+        SELECT v_position, p_stream, p_expected + 1, p_id, p_type, p_data::json,
+               p_metadata::json, p_recorded_at, v_xid
+         WHERE EXISTS (SELECT FROM eslib_events e
+                        WHERE e.stream_id = p_stream AND e.version = p_expected);
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        v_version := p_expected + 1;
+    ELSE  -- ANY (-1), STREAM_EXISTS (-2)
+        INSERT INTO eslib_events
+            (position, stream_id, version, id, type, data, metadata, recorded_at, transaction_id)
+        SELECT v_position, p_stream, m.v + 1, p_id, p_type, p_data::json, p_metadata::json,
+               p_recorded_at, v_xid
+          FROM (SELECT coalesce(max(e.version), 0) AS v FROM eslib_events e
+                 WHERE e.stream_id = p_stream) m
+         WHERE p_expected = -1 OR m.v > 0
+        RETURNING eslib_events.version INTO v_version;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     {NOTIFY}
-    written := true;
+    RETURN ARRAY[v_version, v_position];
 END
 $fn$;
 """
 
-APPEND_ONE = "SELECT * FROM eslib_append_one(%s, %s, %s, %s, %s, %s, %s)"
+APPEND_ONE = "SELECT eslib_append_one(%s, %s, %s, %s, %s, %s, %s)"
+# the same name with OUT parameters, as an earlier eslib made it: dropped before creating
+OLD_APPEND_ONE = "eslib_append_one(text, bigint, uuid, text, text, text, timestamptz)"
 
 # Rows a read_all follower may be shown: only those of transactions older than every
 # transaction still running that could be appending. Because transaction-id order equals

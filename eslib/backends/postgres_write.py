@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
     from .postgres import PostgresBackend
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg at module load
+_UNIQUE_VIOLATION = "23505"
+
 
 class PostgresTransaction:
     """A pool connection inside BEGIN … COMMIT; see :class:`~eslib.backends.base.Transaction`."""
@@ -54,17 +57,24 @@ class PostgresTransaction:
 
 
 def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> list[AppendResult]:
-    """One call of eslib_append; a second only to skip streams that are idempotent replays."""
-    if len(batch) == 1 and len(batch[0].events) == 1:
+    """One call of eslib_append_one or eslib_append; another only to word a refusal or to
+    skip streams that are idempotent replays."""
+    if len(batch) == 1 and len(batch[0].events) == 1 and \
+            conn.info.transaction_status == _IDLE:  # a failed INSERT must not end a transaction
         item = batch[0]
         event = item.events[0]
-        row = conn.execute(sql.APPEND_ONE, (
-            item.stream_id, _encode_expected(item.expected), event.id, event.type,
-            event.data_json, event.metadata_json, event.recorded_at)).fetchone()
-        assert row is not None
-        if row[0]:
-            return [AppendResult(item.stream_id, row[1] + 1, (row[2],))]
-        # a conflict or a stored id: nothing was written; the general call words it
+        try:
+            row = conn.execute(sql.APPEND_ONE, (
+                item.stream_id, _encode_expected(item.expected), event.id, event.type,
+                event.data_json, event.metadata_json, event.recorded_at)).fetchone()
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+            row = None  # a version or id already stored: nothing was written
+        if row is not None and row[0] is not None:
+            version, position = row[0]
+            return [AppendResult(item.stream_id, version, (position,))]
+        # refused: nothing was written; the general call words it
     results: dict[str, AppendResult] = {}
     pending = list(batch)
     while pending:
@@ -148,6 +158,7 @@ def _functions() -> dict[str, str]:
 
 
 def _create_functions(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(f"DROP FUNCTION IF EXISTS {sql.OLD_APPEND_ONE}")  # its return type changed
     for text in _functions().values():
         conn.execute(text)
 
