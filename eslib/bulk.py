@@ -62,6 +62,10 @@ def normalise(
             raise InvalidEvent(
                 f"row {row}: {name} must be a non-empty string of at most 255 characters"
             )
+        nul = pc.fill_null(pc.match_substring(column, "\x00"), False)
+        if n and pc.any(nul).as_py():
+            row = pc.index(nul, True).as_py()
+            raise InvalidEvent(f"row {row}: {name} must not contain NUL characters (\\x00)")
         columns[name] = column
     columns["data"] = _json_text(table, "data")
     columns["metadata"] = (_json_text(table, "metadata") if "metadata" in table.column_names

@@ -38,6 +38,13 @@ def check_stream_id(stream_id: object) -> None:
             f"a stream id must be a non-empty string of at most {MAX_STREAM_ID} characters, "
             f"got {shown!r}"
         )
+    check_no_nul("a stream id", stream_id)
+
+
+def check_no_nul(what: str, text: str) -> None:
+    # PostgreSQL text cannot hold NUL; every backend refuses it so that all store the same
+    if "\x00" in text:
+        raise InvalidEvent(f"{what} must not contain NUL characters (\\x00), got {text[:40]!r}")
 
 
 def check_expected_version(expected: object) -> None:

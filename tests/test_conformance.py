@@ -314,9 +314,10 @@ def _cyclic() -> dict[str, object]:
         ["not an event"],
         [NewEvent("ok"), NewEvent("T", {"x": {1, 2}})],
         [NewEvent("T", _cyclic())],
+        [NewEvent("T\x00x", {})],
     ],
     ids=["empty-type", "object", "list-data", "nan", "str-metadata", "bad-id", "no-events",
-         "str-event", "second-bad", "cyclic"],
+         "str-event", "second-bad", "cyclic", "nul-in-type"],
 )
 def test_invalid_events_write_nothing(store, bad_events):
     with pytest.raises(eslib.InvalidEvent) as info:
@@ -326,11 +327,23 @@ def test_invalid_events_write_nothing(store, bad_events):
     assert list(store.read_all()) == []
 
 
-@pytest.mark.parametrize("stream_id", ["", "x" * 256, None, 42])
+@pytest.mark.parametrize("stream_id", ["", "x" * 256, None, 42, "nul\x00-1"])
 def test_invalid_stream_ids(store, stream_id):
     with pytest.raises(eslib.InvalidEvent):
         store.append(stream_id, [ev()])
     assert list(store.read_all()) == []
+
+
+def test_nul_characters_are_refused_in_ids_and_types_kept_in_data(store):
+    # PostgreSQL text cannot hold NUL: every backend refuses it where it would be text
+    with pytest.raises(eslib.InvalidEvent, match="NUL"):
+        store.append("a\x00b", [ev()])
+    with pytest.raises(eslib.InvalidEvent, match="NUL"):
+        store.bulk_append(pd.DataFrame({"stream_id": ["ok-1", "ok-2"], "type": ["T", "T\x00"],
+                                        "data": ["{}", "{}"]}))
+    assert list(store.read_all()) == []
+    store.append("ok-1", [NewEvent("T", {"k\x00": "v\x00"})])  # JSON escapes it: \u0000
+    assert [e.data for e in store.read_stream("ok-1")] == [{"k\x00": "v\x00"}]
 
 
 @pytest.mark.parametrize("expected", [-1, "1", 1.0, True])

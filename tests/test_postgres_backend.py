@@ -238,6 +238,30 @@ def test_functions_made_by_an_earlier_eslib_are_replaced(fresh_db: str) -> None:
                             ).fetchone() == ("bigint[]",)
 
 
+def test_a_latin1_database_stores_what_it_can_encode_and_refuses_the_rest() -> None:
+    # eslib's connections speak UTF-8 whatever the database's encoding; the server converts
+    admin, reason = admin_url()
+    if admin is None:
+        pytest.skip(reason)
+    name = f"eslib_latin1_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} ENCODING 'LATIN1' TEMPLATE template0"
+                     " LC_COLLATE 'C' LC_CTYPE 'C'")
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with eslib.connect(url) as store:
+            store.append("café-1", [eslib.NewEvent("Bestellt", {"name": "Zoë"})], 0)
+            store.append("café-1", [eslib.NewEvent("Geliefert", {"n": 1})], 1)
+            assert [(e.version, e.type, e.data) for e in store.read_stream("café-1")] == [
+                (1, "Bestellt", {"name": "Zoë"}), (2, "Geliefert", {"n": 1})]
+            with pytest.raises(eslib.StoreError, match="LATIN1"):
+                store.append("snow-☃", [eslib.NewEvent("Fell")])
+            assert store.streams() == ["café-1"]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
 def test_data_keeps_its_key_order_and_odd_text(store: eslib.EventStore) -> None:
     data = {"z": 1, "a": {"y": [1, "two", None], "b": "quote \" backslash \\ newline \n"},
             "ünï": "çødé", "m": 1.5}

@@ -22,7 +22,7 @@ from ..errors import (
 from ..events import AppendResult, RecordedEvent, recorded_event
 from ..json_text import decode
 from ..urls import hide_password
-from . import postgres_arrow, postgres_bulk
+from . import postgres_append_one, postgres_arrow, postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
 from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend
@@ -73,7 +73,8 @@ class PostgresBackend:
             raise ConfigurationError(
                 f"warn_blocked_after must be seconds >= 0, got {warn_blocked_after!r}")
         self._safe_url = hide_password(target)
-        kwargs: dict[str, Any] = {"autocommit": True}
+        # UTF-8 whatever the database's encoding: postgres_append_one encodes text so
+        kwargs: dict[str, Any] = {"autocommit": True, "client_encoding": "UTF8"}
         if "application_name" not in psycopg.conninfo.conninfo_to_dict(target):
             kwargs["application_name"] = "eslib"
         try:
@@ -357,6 +358,7 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
     conn.execute("SET TIME ZONE 'UTC'")  # recorded_at comes back as UTC datetimes
     set_json_loads(decode, conn)  # data and metadata: json.loads without its overhead
+    postgres_append_one.prepare(conn)
 
 
 def _is_broken(exc: psycopg.Error) -> bool:

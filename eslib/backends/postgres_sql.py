@@ -237,7 +237,9 @@ END
 $fn$;
 """
 
-APPEND_ONE = "SELECT eslib_append_one(%s, %s, %s, %s, %s, %s, %s)"
+# prepared once per pool connection (postgres_append_one), parameters sent as text
+APPEND_ONE_PREPARED = ("SELECT eslib_append_one($1::text, $2::bigint, $3::uuid, $4::text,"
+                       " $5::text, $6::text, $7::timestamptz)")
 # the same name with OUT parameters, as an earlier eslib made it: dropped before creating
 OLD_APPEND_ONE = "eslib_append_one(text, bigint, uuid, text, text, text, timestamptz)"
 

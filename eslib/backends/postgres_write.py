@@ -15,6 +15,7 @@ from . import postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
 from .base import SCHEMA_VERSION, StoredId, StreamAppend, check_expected, replayed_result
+from .postgres_append_one import append_one
 
 if TYPE_CHECKING:
     import psycopg
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from .postgres import PostgresBackend
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg at module load
-_UNIQUE_VIOLATION = "23505"
 
 
 class PostgresTransaction:
@@ -60,20 +60,11 @@ def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> lis
     """One call of eslib_append_one or eslib_append; another only to word a refusal or to
     skip streams that are idempotent replays."""
     if len(batch) == 1 and len(batch[0].events) == 1 and \
-            conn.info.transaction_status == _IDLE:  # a failed INSERT must not end a transaction
+            conn.pgconn.transaction_status == _IDLE:  # a failed INSERT must not end a transaction
         item = batch[0]
-        event = item.events[0]
-        try:
-            row = conn.execute(sql.APPEND_ONE, (
-                item.stream_id, _encode_expected(item.expected), event.id, event.type,
-                event.data_json, event.metadata_json, event.recorded_at)).fetchone()
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
-                raise
-            row = None  # a version or id already stored: nothing was written
-        if row is not None and row[0] is not None:
-            version, position = row[0]
-            return [AppendResult(item.stream_id, version, (position,))]
+        written = append_one(conn, item, _encode_expected(item.expected))
+        if written is not None:
+            return [AppendResult(item.stream_id, written[0], (written[1],))]
         # refused: nothing was written; the general call words it
     results: dict[str, AppendResult] = {}
     pending = list(batch)
