@@ -22,13 +22,14 @@ class StreamState(enum.Enum):
 
 
 NO_STREAM = 0  #: the stream must not exist yet (it holds 0 events)
+_NO_DATA: Any = type("_NoData", (), {"__repr__": lambda self: "{}"})()  # data's default
 ANY = StreamState.ANY
 STREAM_EXISTS = StreamState.STREAM_EXISTS
 
 ExpectedVersion = int | StreamState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class NewEvent:
     """An event to append: a type, a JSON object of data and optional metadata.
 
@@ -40,6 +41,20 @@ class NewEvent:
     data: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] | None = None
     id: uuid.UUID | str | None = None
+
+    # written out: the generated __init__ of a frozen dataclass sets each field through
+    # object.__setattr__, half the cost of making an event
+    def __init__(self, type: str, data: dict[str, Any] = _NO_DATA,
+                 metadata: dict[str, Any] | None = None,
+                 id: uuid.UUID | str | None = None) -> None:
+        _set_new_type(self, type)
+        _set_new_data(self, {} if data is _NO_DATA else data)
+        _set_new_metadata(self, metadata)
+        _set_new_id(self, id)
+
+
+_set_new_type, _set_new_data, _set_new_metadata, _set_new_id = (
+    getattr(NewEvent, name).__set__ for name in ("type", "data", "metadata", "id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,20 @@ def recorded_event(stream_id: str, version: int, position: int, id: uuid.UUID, t
     _set_metadata(event, metadata)
     _set_recorded_at(event, recorded_at)
     return event
+
+
+_set_result_stream_id, _set_result_version, _set_positions = (
+    getattr(AppendResult, name).__set__ for name in ("stream_id", "version", "positions"))
+
+
+def append_result(stream_id: str, version: int, positions: tuple[int, ...]) -> AppendResult:
+    """``AppendResult(...)`` for backends' hot paths, made as :func:`recorded_event` makes
+    events."""
+    result = _new(AppendResult)
+    _set_result_stream_id(result, stream_id)
+    _set_result_version(result, version)
+    _set_positions(result, positions)
+    return result
 
 
 def category_of(stream_id: str) -> str:

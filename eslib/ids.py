@@ -25,7 +25,9 @@ _time_ns = time.time_ns
 _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 _LOW_62 = (1 << 62) - 1
 _new = object.__new__
-_set = object.__setattr__
+# UUID's slots set directly (UUID.__setattr__ refuses; object.__setattr__ looks them up)
+_set_int = uuid.UUID.__dict__["int"].__set__
+_set_is_safe = uuid.UUID.__dict__["is_safe"].__set__
 _UNKNOWN = uuid.SafeUUID.unknown
 
 
@@ -37,6 +39,6 @@ def uuid7() -> uuid.UUID:
     # what UUID(int=value) does, without its argument checks: a third of the cost of an
     # append on the memory backend went to making its id
     u = _new(uuid.UUID)
-    _set(u, "int", value)
-    _set(u, "is_safe", _UNKNOWN)
+    _set_int(u, value)
+    _set_is_safe(u, _UNKNOWN)
     return u

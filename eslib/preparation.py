@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 
 from .backends.base import PreparedEvent, StreamAppend
 from .errors import InvalidEvent
@@ -24,6 +25,11 @@ from .validation import (
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], uuid.UUID]
 
+#: The default clock: the current time in UTC (a C call, no Python frame).
+utc_now: Clock = partial(datetime.now, timezone.utc)
+# Named tuples made without their Python-level __new__ (the hot path of every append)
+_tuple_new = tuple.__new__
+
 
 class EventPreparer:
     """Validates appends and stamps their events with ids (``id_factory``, else UUIDv7)
@@ -31,6 +37,8 @@ class EventPreparer:
 
     def __init__(self, clock: Clock, id_factory: IdFactory | None) -> None:
         self.clock = clock
+        if clock is utc_now:  # known to give aware UTC datetimes: no checks
+            self.now = clock  # type: ignore[method-assign]
         self.id_factory = id_factory or uuid7
         self.custom_ids = id_factory is not None
         self._id_lock = threading.Lock()  # deterministic factories are rarely thread-safe
@@ -68,7 +76,8 @@ class EventPreparer:
             )
         if not events:
             raise InvalidEvent(f"nothing to append to {stream_id!r}: give at least one event")
-        return StreamAppend(stream_id, expected, tuple([self.prepare_event(e) for e in events]))
+        return _tuple_new(StreamAppend, (stream_id, expected, tuple(
+            [self.prepare_event(e) for e in events])))
 
     def prepare_event(self, event: NewEvent) -> PreparedEvent:
         # the hot path of every append: exact type checks first, the general ones after
@@ -83,13 +92,13 @@ class EventPreparer:
                 f"got {kind!r}"
             )
         metadata = event.metadata
-        return PreparedEvent(
+        return _tuple_new(PreparedEvent, (
             self.event_id(event) if event.id is not None or self.custom_ids else uuid7(),
             kind,
             to_json(event.data, "data", kind),
             "{}" if metadata is None else to_json(metadata, "metadata", kind),
             self.now(),
-        )
+        ))
 
     def event_id(self, event: NewEvent) -> uuid.UUID:
         if event.id is None:

@@ -6,7 +6,6 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,7 +16,7 @@ from .backends.base import (
 )
 from .errors import ConfigurationError, InvalidEvent, StoreClosedError
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
-from .preparation import Clock, EventPreparer, IdFactory
+from .preparation import Clock, EventPreparer, IdFactory, utc_now
 from .unit_of_work import Batch, StoreTransaction
 from .urls import DEFAULT_URL, StoreURL, parse_url
 from .validation import MAX_STREAM_ID as MAX_STREAM_ID  # re-exported for callers
@@ -31,10 +30,6 @@ from .validation import (
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def connect(
@@ -77,7 +72,7 @@ class EventStore:
     ) -> None:
         self.backend = backend
         self.url = url
-        preparer = EventPreparer(clock or _utc_now, id_factory)
+        preparer = EventPreparer(clock or utc_now, id_factory)
         self._preparer = preparer
         # bound once: the append hot path calls them directly
         self._prepare, self._prepare_many, self._now = (

@@ -23,7 +23,7 @@ from ..errors import (
     StoreLockedError,
     WrongExpectedVersion,
 )
-from ..events import AppendResult, RecordedEvent, recorded_event
+from ..events import AppendResult, RecordedEvent, append_result, recorded_event
 from ..json_text import decode
 from . import duckdb_bulk
 from .base import (
@@ -153,7 +153,7 @@ class DuckDBBackend:
                 rows.append((position, item.stream_id, version, e.id, e.type,
                              e.data_json, e.metadata_json, e.recorded_at))
             versions[item.stream_id] = version
-            results[-1] = AppendResult(item.stream_id, version, tuple(positions))
+            results[-1] = append_result(item.stream_id, version, tuple(positions))
         if rows:
             duckdb_bulk.insert_rows(self._con, rows)
             self._versions.update(versions)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, DuplicateEventId
-from ..events import AppendResult, RecordedEvent, recorded_event
+from ..events import ANY, AppendResult, RecordedEvent, append_result, recorded_event
 from ..json_text import decode
 from .base import (
     EventQuery,
@@ -41,6 +41,39 @@ class MemoryBackend:
         self._checkpoints: dict[str, int] = {}
 
     def append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
+        if len(batch) == 1 and len(batch[0].events) == 1:
+            result = self._append_one(batch[0])
+            if result is not None:
+                return [result]
+        return self._append(batch)
+
+    def _append_one(self, item: StreamAppend) -> AppendResult | None:
+        """One event, the common case, without the general path's loops (None: its id is
+        stored, the general path decides)."""
+        p = item.events[0]
+        stream_id = item.stream_id
+        with self._lock:
+            ids = self._ids
+            if p.id in ids:
+                return None
+            stream = self._streams.get(stream_id)
+            version = len(stream) if stream is not None else 0
+            expected = item.expected
+            if expected is not ANY and (expected != version if type(expected) is int
+                                        else version == 0):
+                check_expected(stream_id, expected, version)
+            if stream is None:
+                stream = self._streams[stream_id] = []
+            log = self._log
+            position = len(log) + 1
+            event = recorded_event(stream_id, version + 1, position, p.id, p.type,
+                                   decode(p.data_json), decode(p.metadata_json), p.recorded_at)
+            stream.append(event)
+            log.append(event)
+            ids[p.id] = event
+        return append_result(stream_id, version + 1, (position,))
+
+    def _append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         with self._lock:
             ids = self._ids
             replays: list[AppendResult | None] = []
@@ -79,7 +112,7 @@ class MemoryBackend:
                     ids[p.id] = event
                 last = len(log)
                 positions = (last,) if last == first else tuple(range(first, last + 1))
-                results.append(AppendResult(stream_id, len(stream), positions))
+                results.append(append_result(stream_id, len(stream), positions))
             return results
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:

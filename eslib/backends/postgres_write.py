@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion
+from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, append_result
 from . import postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
@@ -64,7 +64,7 @@ def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> lis
         item = batch[0]
         written = append_one(conn, item, _encode_expected(item.expected))
         if written is not None:
-            return [AppendResult(item.stream_id, written[0], (written[1],))]
+            return [append_result(item.stream_id, written[0], (written[1],))]
         # refused: nothing was written; the general call words it
     results: dict[str, AppendResult] = {}
     pending = list(batch)
