@@ -36,7 +36,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _decode(scan: Any, options: dict[str, Any], text: str | bytes | memoryview) -> Any:
+def _decode(scan: Any, options: dict[str, Any], text: str | bytes | bytearray | memoryview) -> Any:
     if not isinstance(text, str):
         text = bytes(text).decode("utf-8")
     if text == "{}":
@@ -48,7 +48,7 @@ def _decode(scan: Any, options: dict[str, Any], text: str | bytes | memoryview) 
     return value if end == len(text) else json.loads(text, **options)
 
 
-def _decoder(**options: Any) -> Callable[[str | bytes | memoryview], Any]:
+def _decoder(**options: Any) -> Callable[[str | bytes | bytearray | memoryview], Any]:
     """``json.loads(text, **options)`` with its scanner built once.
 
     A partial, not a closure: psycopg caches a loader per loads function only when it

@@ -1,13 +1,18 @@
-"""eslib.ids.uuid7: RFC 9562 version-7 ids, time-ordered, unique, distinct after fork."""
+"""eslib.ids: uuid7 (RFC 9562 version-7 ids, time-ordered, unique, distinct after fork) and
+uuid_from_text (a database's UUID text back to the same uuid.UUID)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import random
 import time
 import uuid
 
-from eslib.ids import uuid7
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eslib.ids import uuid7, uuid_from_text
 
 
 def test_layout_is_version_7_rfc_variant_with_unix_milliseconds():
@@ -50,3 +55,11 @@ def test_a_forked_child_does_not_repeat_the_parents_ids():
     ours = [uuid7() for _ in range(100)]
     random_bits = (1 << 76) - 1  # without the timestamp: a shared generator would show here
     assert not {u.int & random_bits for u in ours} & {u.int & random_bits for u in theirs}
+
+
+@given(st.uuids())
+def test_uuid_from_text_is_uuid_of_the_canonical_text(u):
+    for text in (str(u), str(u).encode()):
+        got = uuid_from_text(text)
+        assert got == u and hash(got) == hash(u) and str(got) == str(u)
+        assert got.is_safe is uuid.SafeUUID.unknown and pickle.loads(pickle.dumps(got)) == u

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from ..errors import (
     ConfigurationError,
@@ -24,6 +23,7 @@ from ..errors import (
     WrongExpectedVersion,
 )
 from ..events import AppendResult, RecordedEvent, append_result, recorded_event
+from ..ids import uuid_from_text
 from ..json_text import decode
 from . import duckdb_bulk
 from .base import (
@@ -379,7 +379,7 @@ class _DuckDBTransaction:
 
 def _recorded(stream_id: str, version: int, position: int, id: str, type: str, data: str,
               metadata: str, recorded_us: int) -> RecordedEvent:
-    return recorded_event(stream_id, version, position, UUID(id), type, decode(data),
+    return recorded_event(stream_id, version, position, uuid_from_text(id), type, decode(data),
                           decode(metadata), _EPOCH + timedelta(microseconds=recorded_us))
 
 
