@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -41,6 +42,19 @@ def timed(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
     return time.perf_counter() - started
+
+
+def alternating(works: dict[str, Callable[[int], object]], total: int,
+                rounds: int) -> dict[str, float]:
+    """Seconds each of ``works`` took to do ``total`` units, done in ``rounds`` slices that
+    take turns (the order flips every round), so drift in the machine's speed falls on all."""
+    seconds = dict.fromkeys(works, 0.0)
+    names = list(works)
+    for r in range(rounds):
+        size = total // rounds + (1 if r < total % rounds else 0)
+        for name in names if r % 2 == 0 else names[::-1]:
+            seconds[name] += timed(partial(works[name], size))
+    return seconds
 
 
 def add_ratios(rows: list[Row]) -> list[Row]:

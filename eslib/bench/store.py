@@ -22,12 +22,11 @@ from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import eslib
 
-from .report import RAW, Row, timed
+from .report import RAW, Row, alternating, timed
 
 DATA = {"sku": "A1", "qty": 2, "note": "a typical small event of about 100 bytes"}
 DATA_JSON = json.dumps(DATA, separators=(",", ":"))
@@ -126,19 +125,6 @@ def eslib_rows(url: str, backend: str, sizes: Sizes, **options: Any) -> list[Row
 
 
 # -- one append per command: eslib and the raw driver in alternating rounds -----------------
-
-
-def alternating(works: dict[str, Callable[[int], object]], total: int,
-                rounds: int) -> dict[str, float]:
-    """Seconds each of ``works`` took to do ``total`` units, done in ``rounds`` slices that
-    take turns (the order flips every round), so drift in the machine's speed falls on all."""
-    seconds = dict.fromkeys(works, 0.0)
-    names = list(works)
-    for r in range(rounds):
-        size = total // rounds + (1 if r < total % rounds else 0)
-        for name in names if r % 2 == 0 else names[::-1]:
-            seconds[name] += timed(partial(works[name], size))
-    return seconds
 
 
 def single_rows(backend: str, url: str, raw: Callable[[], ContextManager[Callable[[int], object]]],
