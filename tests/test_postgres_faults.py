@@ -108,3 +108,38 @@ def test_a_transaction_that_fails_leaves_no_session_lock_behind(
         ).fetchone()  # this database only: the server is shared with other runs
     assert held == (0,)
     assert store.append("t-1", [eslib.NewEvent("B")], eslib.NO_STREAM).version == 1
+
+
+def test_ctrl_c_cancels_an_append_waiting_for_a_lock(store: eslib.EventStore, url: str) -> None:
+    import os
+    import signal
+
+    from eslib.backends.postgres_sql import STREAM_LOCK_CLASS
+
+    armed = threading.Event()
+
+    def interrupt(signum: int, frame: object) -> None:  # Ctrl-C only inside the append
+        if armed.is_set():
+            raise KeyboardInterrupt
+
+    store.append("wait-1", [eslib.NewEvent("First")])
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        with psycopg.connect(url) as blocker:  # holds the stream's lock, transaction open
+            blocker.execute("SELECT pg_advisory_xact_lock(%s, hashtext('wait-1'))",
+                            (STREAM_LOCK_CLASS,))
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+            started = time.monotonic()
+            armed.set()
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                store.append("wait-1", [eslib.NewEvent("Blocked")])
+            armed.clear()
+            timer.join()
+            assert time.monotonic() - started < 5
+            blocker.rollback()
+    finally:
+        armed.clear()
+        signal.signal(signal.SIGINT, previous)
+    assert store.append("wait-1", [eslib.NewEvent("After")]).version == 2
+    assert [e.type for e in store.read_stream("wait-1")] == ["First", "After"]
