@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -142,6 +143,33 @@ def test_the_pool_hands_out_the_connection_returned_last(url: str) -> None:
             pids.add(conn.info.backend_pid)
             pool.putconn(conn)
         assert pids == {held[-1].info.backend_pid}
+
+
+def test_a_returned_connection_goes_to_the_caller_waiting_for_it(url: str) -> None:
+    with eslib.connect(url, pool_size=1) as store:
+        pool = store.backend._pool  # type: ignore[attr-defined]
+        assert pool._short  # the short path is on with this psycopg_pool
+        holding = threading.Event()
+
+        def hold_the_only_connection() -> None:
+            with store.transaction() as tx:
+                tx.append("held-1", [eslib.NewEvent("A")])
+                holding.set()
+                time.sleep(0.3)
+
+        thread = threading.Thread(target=hold_the_only_connection)
+        thread.start()
+        holding.wait(5)
+        started = time.monotonic()
+        assert store.append("held-2", [eslib.NewEvent("B")]).version == 1  # waited, then ran
+        waited = time.monotonic() - started
+        thread.join()
+        assert waited > 0.05 and store.stream_version("held-1") == 1
+        stats = pool.get_stats()
+        assert stats["pool_size"] == 1 and stats.get("requests_queued", 0) >= 1
+        for _ in range(3):  # and the short path hands it out again afterwards
+            assert store.stream_version("held-2") == 1
+        assert len(pool._pool) == 1
 
 
 # -- connecting ----------------------------------------------------------------------
