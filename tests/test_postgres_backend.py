@@ -172,6 +172,18 @@ def test_a_returned_connection_goes_to_the_caller_waiting_for_it(url: str) -> No
         assert len(pool._pool) == 1
 
 
+def test_an_append_still_works_when_its_prepared_statement_is_gone(url: str) -> None:
+    # a pooler in front of PostgreSQL, or DEALLOCATE/DISCARD ALL, drops it per connection
+    with eslib.connect(url, pool_size=1) as store:
+        with store.backend._pool.connection() as conn:  # type: ignore[attr-defined]
+            conn.execute("DEALLOCATE eslib_append_one")
+        assert store.append("gone-1", [eslib.NewEvent("A")], 0).version == 1
+        assert store.append("gone-1", [eslib.NewEvent("B")], 1).positions[0] > 1
+        with pytest.raises(eslib.WrongExpectedVersion):
+            store.append("gone-1", [eslib.NewEvent("C")], 1)
+        assert [e.type for e in store.read_stream("gone-1")] == ["A", "B"]
+
+
 # -- connecting ----------------------------------------------------------------------
 
 def test_connection_failures_name_the_server_never_the_password() -> None:

@@ -23,6 +23,8 @@ from .base import StreamAppend
 
 NAME = b"eslib_append_one"
 _UNIQUE_VIOLATION = "23505"
+_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+_SQLSTATE = psycopg.pq.DiagnosticField.SQLSTATE
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = 1  # psycopg.pq.ExecStatus.COMMAND_OK
 
@@ -40,12 +42,16 @@ def append_one(conn: psycopg.Connection[Any], item: StreamAppend,
     (expected version, stored version or stored id: nothing was written)."""
     event = item.events[0]
     pgconn = conn.pgconn
+    params = [item.stream_id.encode(), b"%d" % expected, event.id.hex.encode(),
+              event.type.encode(), event.data_json.encode(), event.metadata_json.encode(),
+              event.recorded_at.isoformat().encode()]
     with conn.lock:
-        pgconn.send_query_prepared(NAME, [
-            item.stream_id.encode(), b"%d" % expected, event.id.hex.encode(),
-            event.type.encode(), event.data_json.encode(), event.metadata_json.encode(),
-            event.recorded_at.isoformat().encode()])
+        pgconn.send_query_prepared(NAME, params)
         result = conn.wait(execute(pgconn))[-1]
+        if result.status != _TUPLES_OK and \
+                result.error_field(_SQLSTATE) == _NO_SUCH_STATEMENT:  # DISCARD ALL, a pooler
+            pgconn.send_query_params(sql.APPEND_ONE_PREPARED.encode(), params)
+            result = conn.wait(execute(pgconn))[-1]
     if result.status != _TUPLES_OK:
         error = error_from_result(result)
         if error.sqlstate == _UNIQUE_VIOLATION:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .postgres import PostgresBackend
 
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg at module load
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 
 
 class PostgresTransaction:
