@@ -14,6 +14,7 @@ from ..events import ANY, AppendResult, RecordedEvent, append_result, recorded_e
 from ..json_text import decode
 from .base import (
     EventQuery,
+    PreparedEvent,
     Snapshot,
     StoredId,
     StreamAppend,
@@ -53,8 +54,7 @@ class MemoryBackend:
         p = item.events[0]
         stream_id = item.stream_id
         with self._lock:
-            ids = self._ids
-            if p.id in ids:
+            if p.id in self._ids:
                 return None
             stream = self._streams.get(stream_id)
             version = len(stream) if stream is not None else 0
@@ -64,14 +64,20 @@ class MemoryBackend:
                 check_expected(stream_id, expected, version)
             if stream is None:
                 stream = self._streams[stream_id] = []
-            log = self._log
-            position = len(log) + 1
-            event = recorded_event(stream_id, version + 1, position, p.id, p.type,
-                                   decode(p.data_json), decode(p.metadata_json), p.recorded_at)
-            stream.append(event)
-            log.append(event)
-            ids[p.id] = event
+            position = self._store(stream_id, stream, p)
         return append_result(stream_id, version + 1, (position,))
+
+    def _store(self, stream_id: str, stream: list[RecordedEvent], p: PreparedEvent) -> int:
+        """Add one checked event at the end of its stream and of the log; its position."""
+        log = self._log
+        position = len(log) + 1
+        event = recorded_event(stream_id, len(stream) + 1, position, p.id, p.type,
+                               decode(p.data_json),  # a private copy the caller cannot mutate
+                               decode(p.metadata_json), p.recorded_at)
+        stream.append(event)
+        log.append(event)
+        self._ids[p.id] = event
+        return position
 
     def _append(self, batch: Sequence[StreamAppend]) -> list[AppendResult]:
         with self._lock:
@@ -101,15 +107,7 @@ class MemoryBackend:
                 stream = self._streams.setdefault(stream_id, [])
                 first = len(log) + 1
                 for p in item.events:
-                    event = recorded_event(
-                        stream_id, len(stream) + 1, len(log) + 1, p.id, p.type,
-                        decode(p.data_json),  # a private copy the caller cannot mutate
-                        decode(p.metadata_json),
-                        p.recorded_at,
-                    )
-                    stream.append(event)
-                    log.append(event)
-                    ids[p.id] = event
+                    self._store(stream_id, stream, p)
                 last = len(log)
                 positions = (last,) if last == first else tuple(range(first, last + 1))
                 results.append(append_result(stream_id, len(stream), positions))

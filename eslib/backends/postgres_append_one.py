@@ -22,6 +22,7 @@ from . import postgres_sql as sql
 from .base import StreamAppend
 
 NAME = b"eslib_append_one"
+_QUERY = sql.APPEND_ONE_PREPARED.encode()
 _UNIQUE_VIOLATION = "23505"
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
 _SQLSTATE = psycopg.pq.DiagnosticField.SQLSTATE
@@ -31,7 +32,7 @@ _COMMAND_OK = 1  # psycopg.pq.ExecStatus.COMMAND_OK
 
 def prepare(conn: psycopg.Connection[Any]) -> None:
     """Prepare the statement on a new pool connection (its client encoding is UTF-8)."""
-    result = conn.pgconn.prepare(NAME, sql.APPEND_ONE_PREPARED.encode())
+    result = conn.pgconn.prepare(NAME, _QUERY)
     if result.status != _COMMAND_OK:
         raise error_from_result(result)
 
@@ -50,7 +51,7 @@ def append_one(conn: psycopg.Connection[Any], item: StreamAppend,
         result = conn.wait(execute(pgconn))[-1]
         if result.status != _TUPLES_OK and \
                 result.error_field(_SQLSTATE) == _NO_SUCH_STATEMENT:  # DISCARD ALL, a pooler
-            pgconn.send_query_params(sql.APPEND_ONE_PREPARED.encode(), params)
+            pgconn.send_query_params(_QUERY, params)
             result = conn.wait(execute(pgconn))[-1]
     if result.status != _TUPLES_OK:
         error = error_from_result(result)

@@ -27,7 +27,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+from .postgres_write import _IDLE
+
 _PRIVATE = ("_lock", "_pool", "_waiting", "_closed", "_nconns_min", "_drained_at", "_check",
             "_reset")
 

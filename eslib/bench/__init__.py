@@ -101,19 +101,19 @@ def _store_steps(sizes: Sizes, folder: str, pg_url: str | None, wanted: set[str]
         "duckdb": (partial(store.raw_duckdb_single, f"{folder}/raw-single.duckdb"),
                    f"{RAW}: duckdb")}
     urls = {"memory": "memory://", "duckdb": f"duckdb:///{folder}/eslib.duckdb"}
+    single_urls = {"memory": "memory://", "duckdb": f"duckdb:///{folder}/eslib-single.duckdb"}
     library_targets = {"memory": "", "duckdb": f"{folder}/eventsourcing.sqlite"}
     if pg_url is not None:
         raw["postgres"] = partial(store.raw_postgres_rows, pg_url, sizes)
         raw_single["postgres"] = (partial(store.raw_postgres_single, pg_url), f"{RAW}: psycopg")
-        urls["postgres"] = library_targets["postgres"] = pg_url
+        urls["postgres"] = single_urls["postgres"] = library_targets["postgres"] = pg_url
     steps: list[Step] = []
     for backend in BACKENDS:
         if backend not in wanted or backend not in urls:
             continue
         options = {"pool_size": 1} if backend == "postgres" else {}
-        single_url = urls[backend].replace("eslib.duckdb", "eslib-single.duckdb")
         steps.append((f"single appends {backend}", partial(
-            store.single_rows, backend, single_url, raw_single[backend][0], sizes,
+            store.single_rows, backend, single_urls[backend], raw_single[backend][0], sizes,
             raw_single[backend][1], **options)))
         steps.append((f"eslib {backend}",
                       partial(store.eslib_rows, urls[backend], backend, sizes, **options)))

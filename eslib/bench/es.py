@@ -18,7 +18,7 @@ import eslib
 from eslib.examples.bank import Account
 
 from .report import RAW, Row, alternating
-from .store import PG_FIELDS, RAW_POSTGRES_TABLE
+from .store import PG_FIELDS, raw_postgres_table
 
 SECTION = "es"
 
@@ -106,12 +106,8 @@ def cycles(store: eslib.EventStore, backend: str, n: int = 1000, accounts: int =
 @contextlib.contextmanager
 def _raw_cycles(url: str, accounts: int) -> Iterator[Callable[[int], object]]:
     """psycopg: read a stream's rows (the columns eslib reads), insert the next version."""
-    import psycopg
-
     table = "raw_cycle_events"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(RAW_POSTGRES_TABLE.replace("raw_events", table))
+    with raw_postgres_table(url, table) as conn:
         select = f"SELECT position, {PG_FIELDS} FROM {table} WHERE stream_id = %s ORDER BY version"
         insert = f"INSERT INTO {table} ({PG_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         done = 0
@@ -125,10 +121,7 @@ def _raw_cycles(url: str, accounts: int) -> Iterator[Callable[[int], object]]:
                                       '{"amount":1}', "{}", datetime.now(timezone.utc)))
             done += k
 
-        try:
-            yield run
-        finally:
-            conn.execute(f"DROP TABLE {table}")
+        yield run
 
 
 def es_rows(url: str, backend: str, quick: bool = False) -> list[Row]:

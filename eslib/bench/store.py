@@ -193,12 +193,23 @@ def raw_duckdb_single(path: str) -> Iterator[Callable[[int], object]]:
 
 
 @contextmanager
-def raw_postgres_single(url: str) -> Iterator[Callable[[int], object]]:
+def raw_postgres_table(url: str, table: str) -> Iterator[Any]:
+    """An autocommit psycopg connection with a fresh ``table`` shaped like raw_events,
+    dropped afterwards."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS raw_single_events")
-        conn.execute(RAW_POSTGRES_TABLE.replace("raw_events", "raw_single_events"))
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(RAW_POSTGRES_TABLE.replace("raw_events", table))
+        try:
+            yield conn
+        finally:
+            conn.execute(f"DROP TABLE {table}")
+
+
+@contextmanager
+def raw_postgres_single(url: str) -> Iterator[Callable[[int], object]]:
+    with raw_postgres_table(url, "raw_single_events") as conn:
         insert = f"INSERT INTO raw_single_events ({PG_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         done = 0
 
@@ -208,10 +219,7 @@ def raw_postgres_single(url: str) -> Iterator[Callable[[int], object]]:
                 conn.execute(insert, _row_values(f"single-{i % 100}", i // 100 + 1, 0)[1:])
             done += n
 
-        try:
-            yield append
-        finally:
-            conn.execute("DROP TABLE raw_single_events")
+        yield append
 
 
 # -- raw drivers ---------------------------------------------------------------------------
