@@ -58,7 +58,7 @@ def library_rows(backend: str, target: str, sizes: Sizes) -> list[Row]:
 
     rec = recorder(backend, target)
     state = DATA_JSON.encode()
-    single = sizes.single_memory if backend == "memory" else sizes.single
+    single = sizes.singles(backend)
     ids = [uuid.uuid4() for _ in range(max(100, sizes.batch))]
 
     def event(originator: uuid.UUID, version: int) -> StoredEvent:
