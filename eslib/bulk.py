@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import json_text
 from .errors import InvalidEvent
+from .validation import check_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,8 +42,19 @@ def normalise(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = events if isinstance(events, pa.Table) else pa.Table.from_pandas(
-        _json_columns_to_text(events), preserve_index=False)
+    if isinstance(events, pa.Table):
+        table = events
+    else:
+        import pandas as pd
+
+        if not isinstance(events, pd.DataFrame):
+            raise InvalidEvent("bulk_append takes a pyarrow.Table or a pandas.DataFrame, "
+                               f"got {type(events).__name__}; e.g. pandas.DataFrame(rows)")
+        try:
+            table = pa.Table.from_pandas(_json_columns_to_text(events), preserve_index=False)
+        except (pa.ArrowException, UnicodeEncodeError) as exc:  # e.g. a lone surrogate
+            raise InvalidEvent(f"bulk_append cannot turn this DataFrame into a table: {exc}; "
+                               "text must be valid Unicode") from None
     repeated = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
     if repeated:
         raise InvalidEvent(f"bulk_append got columns named twice: {repeated}; name each once")
@@ -131,9 +143,12 @@ def _json_columns_to_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _dumps(value: dict[str, Any], name: str, row: int) -> str:
     try:
-        return json_text.encode(value)
+        text = json_text.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidEvent(f"row {row}: {name} is not JSON-serialisable: {exc}") from None
+    if not text.isascii():
+        check_text(f"row {row}: {name}", text)
+    return text
 
 
 def _json_text(table: pa.Table, name: str) -> pa.ChunkedArray:

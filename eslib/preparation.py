@@ -17,8 +17,8 @@ from .validation import (
     MAX_STREAM_ID,
     MAX_TYPE,
     check_expected_version,
-    check_no_nul,
     check_stream_id,
+    check_type,
     to_json,
 )
 
@@ -64,7 +64,7 @@ class EventPreparer:
     ) -> StreamAppend:
         # exact type tests first (the hot path of every append), the full checks on a miss
         if type(stream_id) is not str or not 0 < len(stream_id) <= MAX_STREAM_ID \
-                or "\x00" in stream_id:
+                or "\x00" in stream_id or not stream_id.isascii():
             check_stream_id(stream_id)
         if type(expected) is not int or expected < 0:
             check_expected_version(expected)
@@ -84,13 +84,9 @@ class EventPreparer:
         if type(event) is not NewEvent and not isinstance(event, NewEvent):
             raise InvalidEvent(f"expected an eslib.NewEvent, got {type(event).__name__}")
         kind = event.type
-        if type(kind) is not str or not kind or len(kind) > MAX_TYPE or "\x00" in kind:
-            if type(kind) is str and kind and len(kind) <= MAX_TYPE:
-                check_no_nul("an event type", kind)
-            raise InvalidEvent(
-                f"event type must be a non-empty string of at most {MAX_TYPE} characters, "
-                f"got {kind!r}"
-            )
+        if type(kind) is not str or not kind or len(kind) > MAX_TYPE or "\x00" in kind \
+                or not kind.isascii():
+            check_type(kind)
         metadata = event.metadata
         return _tuple_new(PreparedEvent, (
             self.event_id(event) if event.id is not None or self.custom_ids else uuid7(),

@@ -35,6 +35,8 @@ def take_snapshot(store: EventStore, aggregate: Aggregate) -> bool:
     state = aggregate.snapshot_state()
     try:
         text = json.dumps(state, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if not text.isascii():
+            text.encode()  # a lone surrogate is not UTF-8: no database would take it
     except (TypeError, ValueError) as exc:
         log.warning(
             "no snapshot of %s: state is not JSON (%s); override snapshot_state/restore_state",

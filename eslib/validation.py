@@ -23,12 +23,15 @@ def to_json(value: Any, what: str, event_type: str) -> str:
     if not value:
         return "{}"
     try:
-        return encode(value)
+        text = encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidEvent(
             f"{what} of a {event_type!r} event is not JSON-serialisable: {exc}; "
             "convert it to str, int, float, bool, None, list or dict first"
         ) from None
+    if not text.isascii():
+        check_text(f"{what} of a {event_type!r} event", text)
+    return text
 
 
 def check_stream_id(stream_id: object) -> None:
@@ -38,13 +41,32 @@ def check_stream_id(stream_id: object) -> None:
             f"a stream id must be a non-empty string of at most {MAX_STREAM_ID} characters, "
             f"got {shown!r}"
         )
-    check_no_nul("a stream id", stream_id)
+    check_text("a stream id", stream_id)
 
 
-def check_no_nul(what: str, text: str) -> None:
-    # PostgreSQL text cannot hold NUL; every backend refuses it so that all store the same
+def check_type(event_type: object) -> None:
+    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
+        raise InvalidEvent(
+            f"event type must be a non-empty string of at most {MAX_TYPE} characters, "
+            f"got {event_type!r}"
+        )
+    check_text("an event type", event_type)
+
+
+def check_text(what: str, text: str) -> None:
+    """Refuse what one backend could not store as text (NUL: PostgreSQL; a lone surrogate:
+    not UTF-8, so not DuckDB or PostgreSQL), so that every backend stores the same."""
     if "\x00" in text:
         raise InvalidEvent(f"{what} must not contain NUL characters (\\x00), got {text[:40]!r}")
+    if not text.isascii():  # O(1): CPython knows
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidEvent(
+                f"{what} must be valid Unicode text, got a lone surrogate "
+                f"{text[exc.start]!r} at index {exc.start} in {text[:40]!r} "
+                "(text decoded with errors='surrogateescape' or a broken UTF-16 pair)"
+            ) from None
 
 
 def check_expected_version(expected: object) -> None:
@@ -83,6 +105,12 @@ def make_query(
     if isinstance(types, str):
         types = (types,)
     type_tuple = tuple(types) if types is not None else None
+    for event_type in type_tuple or ():
+        if not isinstance(event_type, str) or not event_type:
+            raise InvalidEvent(f"types must be non-empty strings, got {event_type!r}")
+        check_text("a type", event_type)
     if category is not None and (not isinstance(category, str) or not category):
         raise InvalidEvent(f"category must be a non-empty string, got {category!r}")
+    if category is not None:
+        check_text("a category", category)
     return EventQuery(stream_id, category, type_tuple, from_position, to_position, limit)

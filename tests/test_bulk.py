@@ -53,3 +53,15 @@ def test_normalise_fills_defaults():
     assert table["metadata"].to_pylist() == ["{}"] * 3
     assert table["id"].null_count == 3
     assert table["recorded_at"].to_pylist() == [now] * 3
+
+
+@pytest.mark.parametrize("events, message", [
+    ([{"stream_id": "s-1", "type": "A", "data": "{}"}], "pyarrow.Table or a pandas.DataFrame"),
+    (pd.DataFrame({"stream_id": ["s-1"], "type": ["A"], "data": [{"k": "\udc80"}]}),
+     "row 0: data must be valid Unicode text"),
+    (pd.DataFrame({"stream_id": pd.Series(["s-\ud800"], dtype=object), "type": ["A"],
+                   "data": ["{}"]}), "valid Unicode"),
+])
+def test_normalise_refuses_what_is_not_a_table_of_text(events, message):
+    with pytest.raises(eslib.InvalidEvent, match=message):
+        normalise(events, lambda: datetime.now(timezone.utc), None)

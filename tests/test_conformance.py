@@ -346,6 +346,42 @@ def test_nul_characters_are_refused_in_ids_and_types_kept_in_data(store):
     assert [e.data for e in store.read_stream("ok-1")] == [{"k\x00": "v\x00"}]
 
 
+@pytest.mark.parametrize("append", [
+    lambda s: s.append("a\ud800b", [ev()]),
+    lambda s: s.append("a", [NewEvent("T\udc80", {})]),
+    lambda s: s.append("a", [NewEvent("T", {"k": "v\udfff"})]),
+    lambda s: s.append("a", [NewEvent("T", {"k\ud800": 1})]),
+    lambda s: s.append("a", [NewEvent("T", {}, metadata={"by": ["x", "\udc00"]})]),
+    lambda s: s.append_many({"a": ([ev()], ANY), "b\ud800": ([ev()], ANY)}),
+], ids=["stream-id", "type", "data-value", "data-key", "metadata", "append-many-second"])
+def test_lone_surrogates_are_refused_before_anything_is_written(store, append):
+    # not UTF-8: DuckDB and PostgreSQL cannot store them, so no backend does
+    with pytest.raises(eslib.InvalidEvent, match="lone surrogate"):
+        append(store)
+    assert list(store.read_all()) == []
+
+
+def test_lone_surrogates_in_read_filters_are_refused(store):
+    with pytest.raises(eslib.InvalidEvent, match="lone surrogate"):
+        list(store.read_stream("a\ud800"))
+    with pytest.raises(eslib.InvalidEvent, match="lone surrogate"):
+        list(store.read_all(types=["T\udc00"]))
+    with pytest.raises(eslib.InvalidEvent, match="lone surrogate"):
+        list(store.read_all(category="c\udc00"))
+    with pytest.raises(eslib.InvalidEvent, match="non-empty strings"):
+        list(store.read_all(types=["T", 3]))
+
+
+def test_non_ascii_text_round_trips(store):
+    store.append("konto-Ä1", [NewEvent("Überwiesen €", {"name": "Zoë 🙂", "𝄞": ["ß"]},
+                                       metadata={"von": "日本"})])
+    [event] = store.read_stream("konto-Ä1")
+    assert (event.stream_id, event.type) == ("konto-Ä1", "Überwiesen €")
+    assert event.data == {"name": "Zoë 🙂", "𝄞": ["ß"]} and event.metadata == {"von": "日本"}
+    assert [e.position for e in store.read_all(types=["Überwiesen €"], category="konto")] \
+        == [event.position]
+
+
 @pytest.mark.parametrize("expected", [-1, "1", 1.0, True])
 def test_invalid_expected_version(store, expected):
     with pytest.raises(eslib.InvalidEvent):

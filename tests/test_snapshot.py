@@ -115,6 +115,29 @@ def test_state_that_does_not_survive_json_is_not_snapshotted(store):
         repo.snapshot(tally)
 
 
+class Garbled(eslib.Aggregate):
+    """State that is JSON but not UTF-8 text (a lone surrogate, as from a bad decode)."""
+
+    def __init__(self, id: Any) -> None:
+        super().__init__(id)
+        self.note = ""
+
+    def apply(self, event: Any) -> None:
+        match event:
+            case Deposited(amount=a):
+                self.note = f"deposit {a} \udc80"
+
+
+def test_state_that_is_not_utf8_text_is_not_snapshotted(store, caplog):
+    repo = eslib.Repository(store, Garbled, snapshot_every=1)
+    garbled = repo.new("1")
+    garbled.record(Deposited(5))
+    repo.save(garbled)  # the events are fine; only the snapshot is skipped
+    assert store.load_snapshot("garbled-1") is None
+    assert "no snapshot of garbled-1" in caplog.text
+    assert repo.get("1").note == "deposit 5 \udc80"
+
+
 def test_decider_snapshot(store):
     repo = eslib.Repository(store, wallet, snapshot_every=1)
     repo.update("w", Open("ann"), create=True)
