@@ -172,16 +172,36 @@ def test_a_returned_connection_goes_to_the_caller_waiting_for_it(url: str) -> No
         assert len(pool._pool) == 1
 
 
-def test_an_append_still_works_when_its_prepared_statement_is_gone(url: str) -> None:
-    # a pooler in front of PostgreSQL, or DEALLOCATE/DISCARD ALL, drops it per connection
+def test_appends_and_reads_still_work_when_their_prepared_statements_are_gone(
+        url: str) -> None:
+    # a pooler in front of PostgreSQL, or DEALLOCATE/DISCARD ALL, drops them per connection
     with eslib.connect(url, pool_size=1) as store:
         with store.backend._pool.connection() as conn:  # type: ignore[attr-defined]
-            conn.execute("DEALLOCATE eslib_append_one")
+            conn.execute("DEALLOCATE ALL")
+        assert list(store.read_stream("gone-1")) == []
         assert store.append("gone-1", [eslib.NewEvent("A")], 0).version == 1
         assert store.append("gone-1", [eslib.NewEvent("B")], 1).positions[0] > 1
         with pytest.raises(eslib.WrongExpectedVersion):
             store.append("gone-1", [eslib.NewEvent("C")], 1)
         assert [e.type for e in store.read_stream("gone-1")] == ["A", "B"]
+
+
+def test_the_prepared_stream_read_gives_what_the_cursor_read_gives(url: str) -> None:
+    # forward reads (an aggregate's load) go through libpq, backward ones through a cursor
+    with eslib.connect(url, pool_size=1) as store:
+        data = {"n": 1, "text": "Zoë 🙂", "nested": {"list": [1.5, None, True]}}
+        for n in range(2500):  # three pages of 1000
+            store.append("paged-1", [eslib.NewEvent("T", {**data, "n": n}, metadata={"i": n})])
+        forward = list(store.read_stream("paged-1"))
+        backward = list(store.read_stream("paged-1", backwards=True))
+        assert forward == backward[::-1] and len(forward) == 2500
+        assert [e.version for e in forward] == list(range(1, 2501))
+        assert forward[7].data == {**data, "n": 7} and forward[7].metadata == {"i": 7}
+        assert isinstance(forward[7].id, uuid.UUID)
+        assert forward[7].recorded_at.tzinfo is not None
+        assert [e.version for e in store.read_stream("paged-1", 999, limit=3)] == [999, 1000,
+                                                                                  1001]
+        assert list(store.read_stream("paged-1", 2501)) == []
 
 
 # -- connecting ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from itertools import starmap
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,7 +26,7 @@ from ..errors import (
 from ..events import AppendResult, RecordedEvent, recorded_event
 from ..json_text import decode
 from ..urls import hide_password
-from . import postgres_append_one, postgres_arrow, postgres_bulk
+from . import postgres_arrow, postgres_bulk, postgres_prepared
 from . import postgres_sql as sql
 from . import sql as shared
 from .base import PAGE_SIZE, EventQuery, Snapshot, StreamAppend
@@ -76,7 +77,7 @@ class PostgresBackend:
             raise ConfigurationError(
                 f"warn_blocked_after must be seconds >= 0, got {warn_blocked_after!r}")
         self._safe_url = hide_password(target)
-        # UTF-8 whatever the database's encoding: postgres_append_one encodes text so
+        # UTF-8 whatever the database's encoding: postgres_prepared encodes text so
         kwargs: dict[str, Any] = {"autocommit": True, "client_encoding": "UTF8"}
         if "application_name" not in psycopg.conninfo.conninfo_to_dict(target):
             kwargs["application_name"] = "eslib"
@@ -243,19 +244,17 @@ class PostgresBackend:
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
     ) -> Iterator[RecordedEvent]:
         # No fence needed: a stream's versions are written under its lock, gapless.
-        if backwards:
-            query = ("SELECT {} FROM eslib_events WHERE stream_id = %s AND version >= %s"
-                     " AND version <= %s ORDER BY version DESC LIMIT %s")
-            cursor = 2**62  # the newest first
-        else:
-            query = ("SELECT {} FROM eslib_events WHERE stream_id = %s AND version >= %s"
-                     " AND version >= %s ORDER BY version LIMIT %s")
-            cursor = from_version
-        query = query.format(shared.EVENT_COLUMNS)
+        query = (f"SELECT {shared.EVENT_COLUMNS} FROM eslib_events WHERE stream_id = %s"
+                 " AND version >= %s AND version <= %s ORDER BY version DESC LIMIT %s")
+        cursor = 2**62 if backwards else from_version  # backwards: the newest first
         remaining = limit
         while remaining is None or remaining > 0:
             page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-            rows = self._fetch(query, (stream_id, from_version, cursor, page))
+            if backwards:
+                rows = self._fetch(query, (stream_id, from_version, cursor, page))
+            else:  # an aggregate's load: the prepared statement
+                rows = self._run(partial(postgres_prepared.stream_page, stream_id=stream_id,
+                                         from_version=cursor, limit=page))
             yield from starmap(recorded_event, rows)
             if len(rows) < page:
                 return
@@ -364,7 +363,7 @@ class _JsonLoader(Loader):
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET TIME ZONE 'UTC'")  # recorded_at comes back as UTC datetimes
     conn.adapters.register_loader("json", _JsonLoader)
-    postgres_append_one.prepare(conn)
+    postgres_prepared.prepare(conn)
 
 
 def _is_broken(exc: psycopg.Error) -> bool:

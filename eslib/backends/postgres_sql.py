@@ -237,7 +237,7 @@ END
 $fn$;
 """
 
-# prepared once per pool connection (postgres_append_one), parameters sent as text
+# prepared once per pool connection (postgres_prepared), parameters sent as text
 APPEND_ONE_PREPARED = ("SELECT eslib_append_one($1::text, $2::bigint, $3::uuid, $4::text,"
                        " $5::text, $6::text, $7::timestamptz)")
 # the same name with OUT parameters, as an earlier eslib made it: dropped before creating

@@ -15,7 +15,7 @@ from . import postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
 from .base import SCHEMA_VERSION, StoredId, StreamAppend, check_expected, replayed_result
-from .postgres_append_one import append_one
+from .postgres_prepared import append_one
 
 if TYPE_CHECKING:
     import psycopg
