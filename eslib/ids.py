@@ -44,11 +44,10 @@ def uuid7() -> uuid.UUID:
     return u
 
 
-def uuid_from_text(text: str | bytes) -> uuid.UUID:
+def uuid_from_text(text: str) -> uuid.UUID:
     """The UUID of a database's canonical text form (``8-4-4-4-12`` hex digits), without
     ``uuid.UUID``'s parsing of every other spelling: reading an event makes one."""
     u = _new(uuid.UUID)
-    _set_int(u, int(text.replace("-", "") if isinstance(text, str) else
-                    text.replace(b"-", b""), 16))
+    _set_int(u, int(text.replace("-", ""), 16))
     _set_is_safe(u, _UNKNOWN)
     return u

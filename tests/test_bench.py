@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from eslib.bench import library
-from eslib.bench.es import FLOOR
 from eslib.bench.grpc import grpc_rows, operation, targets
-from eslib.bench.report import Row, alternating, format_ms
+from eslib.bench.report import FLOOR, Row, alternating, format_ms
 from eslib.bench.store import QUICK
 from eslib.cli import cli
 

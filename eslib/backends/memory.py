@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, DuplicateEventId
 from ..events import ANY, AppendResult, RecordedEvent, append_result, recorded_event
-from ..json_text import decode
+from ..json_text import decode, encode
 from .base import (
     EventQuery,
     PreparedEvent,
@@ -185,10 +184,8 @@ class MemoryBackend:
                 "version": [e.version for e in events],
                 "type": [e.type for e in events],
                 "recorded_at": [e.recorded_at for e in events],
-                "data": [json.dumps(e.data, ensure_ascii=False, separators=(",", ":"))
-                         for e in events],
-                "metadata": [json.dumps(e.metadata, ensure_ascii=False, separators=(",", ":"))
-                             for e in events],
+                "data": [encode(e.data) for e in events],
+                "metadata": [encode(e.metadata) for e in events],
                 "id": [str(e.id) for e in events],
             },
             schema=arrow_schema(),

@@ -27,8 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .es import FLOOR
-from .report import RAW, Row, add_ratios, format_table, scratch_postgres, write_json
+from .report import FLOOR, RAW, Row, add_ratios, format_table, scratch_postgres, write_json
 from .store import FULL, QUICK, Sizes
 
 SECTIONS = ("store", "es", "postgres", "grpc")

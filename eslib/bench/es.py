@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import eslib
 from eslib.examples.bank import Account
 
-from .report import RAW, Row, alternating
+from .report import FLOOR, RAW, Row, alternating
 from .store import PG_FIELDS, raw_postgres_table
 
 SECTION = "es"
@@ -69,9 +69,6 @@ def get_with_snapshot(store: eslib.EventStore, backend: str, events: int = 1000,
     median = timings[len(timings) // 2]
     return Row(SECTION, "get with snapshot (median)", backend, "eslib", events / median,
                median * 1000)
-
-
-FLOOR = "SELECT + INSERT per cycle, no event sourcing (the floor)"
 
 
 def cycles(store: eslib.EventStore, backend: str, n: int = 1000, accounts: int = 50,

@@ -17,6 +17,8 @@ from typing import Any
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RAW = "raw driver"  # the implementation label prefix of baseline rows
 LIBRARY = "eventsourcing"  # ... and of the eventsourcing library's rows
+#: The operation of the raw driver's row beside the PostgreSQL get+command+save cycle
+FLOOR = "SELECT + INSERT per cycle, no event sourcing (the floor)"
 
 
 @dataclass
