@@ -86,7 +86,7 @@ def bulk_append(conn: psycopg.Connection[Any], table: pa.Table, skip_existing: b
     columns = table.to_pydict()
     try:
         row = conn.execute(
-            "SELECT eslib_bulk_append(%s, %s, %s, %s, %s::uuid[], %s, %s)",
+            "SELECT eslib_bulk_append(%b, %b, %b, %b, %b::uuid[], %b, %b)",
             (columns["stream_id"], columns["type"], columns["data"], columns["metadata"],
              columns["id"], columns["recorded_at"], skip_existing),
         ).fetchone()
