@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -170,13 +169,32 @@ def _json_text(table: pa.Table, name: str) -> pa.ChunkedArray:
         row = pc.index(bad, True).as_py()
         raise InvalidEvent(f"row {row}: {name} must be a JSON object, got "
                            f"{column[row].as_py()[:40]!r}; nothing was written")
+    # NaN and infinities are not JSON: PostgreSQL refuses them, DuckDB's parser takes them.
+    # Cells that could hold one (the word anywhere, strings included) get a strict parse.
+    maybe = pc.fill_null(pc.match_substring_regex(column, "NaN|Infinity"), False)
+    if len(column) and pc.any(maybe).as_py():
+        for row in pc.indices_nonzero(maybe).to_pylist():
+            _refuse_constants(column[row].as_py(), name, row)
     return column
+
+
+def _refuse_constants(text: str, name: str, row: int) -> None:
+    try:
+        json_text.decode_strict(text)
+    except ValueError as exc:
+        message = str(exc)
+        if message.endswith(" is not JSON"):  # json_text's refusal of NaN / Infinity
+            raise InvalidEvent(
+                f"row {row}: {name} holds {message.removesuffix(' is not JSON')}, which JSON "
+                "does not allow; write null or a string instead (append refuses it too)"
+            ) from None
+        # any other fault is the backend's to word, as for every other cell
 
 
 def parse_object(text: str, name: str) -> dict[str, Any]:
     """The JSON object in ``text``, else InvalidEvent (for backends validating in Python)."""
     try:
-        value = json.loads(text)
+        value = json_text.decode(text)
     except ValueError:
         raise InvalidEvent(f"{name} {text[:40]!r} is not JSON") from None
     if not isinstance(value, dict):

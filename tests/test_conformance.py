@@ -628,3 +628,15 @@ def test_bulk_append_reads_every_uuid_spelling_as_one_id(store):
     assert store.bulk_append(again, skip_existing=True) == 0
     with pytest.raises(eslib.DuplicateEventId):  # the same id through append
         store.append("s-2", [NewEvent("A", id=f"urn:uuid:{ids[0]}")])
+
+
+@pytest.mark.parametrize("text", ['{"x": NaN}', '{"x": [1, -Infinity]}', '{"Infinity": Infinity}'])
+def test_bulk_append_refuses_nan_and_infinity_as_append_does(store, text):
+    # not JSON: PostgreSQL refuses them and DuckDB's parser would take them
+    with pytest.raises(eslib.InvalidEvent, match="which JSON does not allow"):
+        store.bulk_append(pa.table({"stream_id": ["ok-1", "ok-1"], "type": ["T", "T"],
+                                    "data": ['{"fine": "NaN"}', text]}))
+    assert list(store.read_all()) == []
+    store.bulk_append(pa.table({"stream_id": ["ok-1"], "type": ["T"],
+                                "data": ['{"word": "NaN and Infinity"}']}))
+    assert [e.data for e in store.read_all()] == [{"word": "NaN and Infinity"}]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, DuplicateEventId
 from ..events import ANY, AppendResult, RecordedEvent, append_result, recorded_event
+from ..ids import uuid_from_text
 from ..json_text import decode, encode
 from .base import (
     EventQuery,
@@ -120,8 +121,8 @@ class MemoryBackend:
         columns = table.to_pydict()
         with self._lock:
             for i, stream_id in enumerate(columns["stream_id"]):
-                given = columns["id"][i]
-                event_id = uuid.UUID(given) if given else uuid.uuid4()
+                given = columns["id"][i]  # canonical text (bulk.normalise) or None
+                event_id = uuid_from_text(given) if given else uuid.uuid4()
                 # skip_existing skips ids already stored; an id twice in the table is an error
                 if event_id in self._ids and skip_existing:
                     continue
@@ -134,8 +135,8 @@ class MemoryBackend:
                              columns["recorded_at"][i]))
             for stream_id, event_id, type_, data, metadata, recorded_at in rows:
                 stream = self._streams.setdefault(stream_id, [])  # all checked: write in order
-                event = RecordedEvent(stream_id, len(stream) + 1, len(self._log) + 1, event_id,
-                                      type_, data, metadata, recorded_at)
+                event = recorded_event(stream_id, len(stream) + 1, len(self._log) + 1, event_id,
+                                       type_, data, metadata, recorded_at)
                 stream.append(event)
                 self._log.append(event)
                 self._ids[event_id] = event
