@@ -55,7 +55,6 @@ class PostgresTransaction:
                 (name, position))
 
 
-
 def _append(conn: psycopg.Connection[Any], batch: Sequence[StreamAppend]) -> list[AppendResult]:
     """One call of eslib_append_one or eslib_append; another only to word a refusal or to
     skip streams that are idempotent replays."""
@@ -161,7 +160,6 @@ def _stale_functions(conn: psycopg.Connection[Any]) -> bool:
         "SELECT proname::text, prosrc FROM pg_proc WHERE proname = ANY (%s)"
         " AND pronamespace = current_schema()::regnamespace", (list(wanted),)).fetchall()
     return dict(rows) != wanted
-
 
 
 def _array(items: Iterable[str]) -> str:

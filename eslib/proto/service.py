@@ -385,8 +385,6 @@ class Service:
                     context.cancel()
 
 
-
-
 def _json_text(text: str, what: str) -> str:
     codec.json_value(text, what)
     return text
