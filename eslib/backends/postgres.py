@@ -244,14 +244,14 @@ class PostgresBackend:
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
     ) -> Iterator[RecordedEvent]:
         # No fence needed: a stream's versions are written under its lock, gapless.
-        query = (f"SELECT {shared.EVENT_COLUMNS} FROM eslib_events WHERE stream_id = %s"
-                 " AND version >= %s AND version <= %s ORDER BY version DESC LIMIT %s")
+        backward = (f"SELECT {shared.EVENT_COLUMNS} FROM eslib_events WHERE stream_id = %s"
+                    " AND version >= %s AND version <= %s ORDER BY version DESC LIMIT %s")
         cursor = 2**62 if backwards else from_version  # backwards: the newest first
         remaining = limit
         while remaining is None or remaining > 0:
             page = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
             if backwards:
-                rows = self._fetch(query, (stream_id, from_version, cursor, page))
+                rows = self._fetch(backward, (stream_id, from_version, cursor, page))
             else:  # an aggregate's load: the prepared statement
                 rows = self._run(partial(postgres_prepared.stream_page, stream_id=stream_id,
                                          from_version=cursor, limit=page))

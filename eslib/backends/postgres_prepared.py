@@ -6,8 +6,8 @@ adapters, prepared-statement bookkeeping, row making): for the append, more clie
 than the server spends on it. Here each call sends its parameters as UTF-8 text (pool
 connections use that client encoding) and reads the result with psycopg's own row loaders
 (its C ``Transformer``, the connection's adapters: the same values ``conn.execute``
-gives): ~40k instructions for an append, ~50 µs less per append and 30-70 µs less per
-stream read on the development machine (backends/README.md). The wait is psycopg's own
+gives): ~40k instructions for an append, ~50 µs less per append on the development machine,
+and 10% less per read of a short stream (backends/README.md). The wait is psycopg's own
 (``Connection.wait``): Ctrl-C cancels the call on the server as with ``conn.execute``.
 When a statement is gone from the server session (DEALLOCATE, DISCARD ALL, a pooler in
 front of PostgreSQL), the call is sent unnamed once instead.
@@ -50,8 +50,8 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
 
 
 def _run(conn: psycopg.Connection[Any], name: bytes, params: list[bytes]) -> Any:
-    """The ``PGresult`` of the prepared statement ``name``; raises on anything but rows
-    except a unique violation (the caller's to read)."""
+    """The ``PGresult`` of the prepared statement ``name`` (sent unnamed when the server
+    session has lost it); its errors are the caller's to read."""
     pgconn = conn.pgconn
     with conn.lock:
         pgconn.send_query_prepared(name, params)
