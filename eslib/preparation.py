@@ -14,6 +14,7 @@ from .errors import InvalidEvent
 from .events import ExpectedVersion, NewEvent
 from .ids import uuid7
 from .validation import (
+    MAX_INT,
     MAX_STREAM_ID,
     MAX_TYPE,
     check_expected_version,
@@ -66,7 +67,7 @@ class EventPreparer:
         if type(stream_id) is not str or not 0 < len(stream_id) <= MAX_STREAM_ID \
                 or "\x00" in stream_id or not stream_id.isascii():
             check_stream_id(stream_id)
-        if type(expected) is not int or expected < 0:
+        if type(expected) is not int or not 0 <= expected <= MAX_INT:
             check_expected_version(expected)
         if type(events) is not list and type(events) is not tuple and (
                 isinstance(events, NewEvent) or not isinstance(events, (list, tuple))):

@@ -12,6 +12,8 @@ from .json_text import encode
 
 MAX_STREAM_ID = 255
 MAX_TYPE = 255
+#: Versions, positions and limits are 64-bit integers in every database (and on the wire)
+MAX_INT = 2**63 - 1
 
 
 def to_json(value: Any, what: str, event_type: str) -> str:
@@ -72,21 +74,23 @@ def check_text(what: str, text: str) -> None:
 def check_expected_version(expected: object) -> None:
     if isinstance(expected, StreamState):
         return
-    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+    if isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected <= MAX_INT:
         raise InvalidEvent(
-            f"expected_version must be an event count >= 0, eslib.NO_STREAM, eslib.ANY or "
-            f"eslib.STREAM_EXISTS, got {expected!r}"
+            f"expected_version must be an event count from 0 to 2**63 - 1, eslib.NO_STREAM, "
+            f"eslib.ANY or eslib.STREAM_EXISTS, got {expected!r}"
         )
 
 
 def check_bound(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidEvent(f"{name} must be an int >= 1 (bounds are inclusive), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+        raise InvalidEvent(
+            f"{name} must be an int from 1 to 2**63 - 1 (bounds are inclusive), got {value!r}")
 
 
 def check_limit(limit: object) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidEvent(f"limit must be None or an int >= 0, got {limit!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or not 0 <= limit <= MAX_INT):
+        raise InvalidEvent(f"limit must be None or an int from 0 to 2**63 - 1, got {limit!r}")
 
 
 def make_query(

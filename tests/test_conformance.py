@@ -640,3 +640,25 @@ def test_bulk_append_refuses_nan_and_infinity_as_append_does(store, text):
     store.bulk_append(pa.table({"stream_id": ["ok-1"], "type": ["T"],
                                 "data": ['{"word": "NaN and Infinity"}']}))
     assert [e.data for e in store.read_all()] == [{"word": "NaN and Infinity"}]
+
+
+@pytest.mark.parametrize("huge", [2**63, 2**70])
+def test_numbers_past_64_bits_are_refused_alike(store, huge):
+    # versions, positions and limits are bigints in the databases and int64 on the wire
+    store.append("big-1", [ev()])
+    for call in (lambda: store.append("big-1", [ev()], huge),
+                 lambda: store.append_many({"big-1": ([ev()], 1), "big-2": ([ev()], huge)}),
+                 lambda: list(store.read_stream("big-1", huge)),
+                 lambda: list(store.read_stream("big-1", limit=huge)),
+                 lambda: list(store.read_all(huge)),
+                 lambda: list(store.read_all(limit=huge)),
+                 lambda: store.to_dataframe(from_position=huge)):
+        with pytest.raises(eslib.InvalidEvent, match="2\\*\\*63 - 1"):
+            call()
+    assert store.stream_version("big-1") == 1 and store.stream_version("big-2") == 0
+    top = 2**63 - 1  # the largest accepted: nothing that far on
+    with pytest.raises(eslib.WrongExpectedVersion) as info:
+        store.append("big-1", [ev()], top)
+    assert (info.value.expected, info.value.actual) == (top, 1)
+    assert list(store.read_stream("big-1", top)) == [] and list(store.read_all(top)) == []
+    assert [e.version for e in store.read_stream("big-1", limit=top)] == [1]
