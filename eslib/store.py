@@ -22,6 +22,7 @@ from .urls import DEFAULT_URL, StoreURL, parse_url
 from .validation import MAX_STREAM_ID as MAX_STREAM_ID  # re-exported for callers
 from .validation import (
     check_bound,
+    check_checkpoint,
     check_limit,
     check_stream_id,
     make_query,
@@ -311,6 +312,7 @@ class EventStore:
     def load_checkpoint(self, name: str) -> int:
         """The last position a named projection or subscription processed; 0 if none."""
         self._check_open()
+        check_checkpoint(name)
         return self.backend.load_checkpoint(name)
 
     @property

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .errors import InvalidEvent
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, StreamState
+from .validation import check_checkpoint
 
 if TYPE_CHECKING:
     from .backends.base import Transaction
@@ -42,10 +43,12 @@ class StoreTransaction:
 
     def load_checkpoint(self, name: str) -> int:
         """The named checkpoint as this transaction sees it; 0 if none."""
+        check_checkpoint(name)
         return self._tx.load_checkpoint(name)
 
     def save_checkpoint(self, name: str, position: int) -> None:
         """Move the named checkpoint; it commits with everything else in the transaction."""
+        check_checkpoint(name, position)
         self._tx.save_checkpoint(name, position)
 
 

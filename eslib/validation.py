@@ -87,6 +87,17 @@ def check_bound(name: str, value: object) -> None:
             f"{name} must be an int from 1 to 2**63 - 1 (bounds are inclusive), got {value!r}")
 
 
+def check_checkpoint(name: object, position: object = 0) -> None:
+    """A checkpoint's name and position, as every backend can store them."""
+    if not isinstance(name, str) or not name:
+        raise InvalidEvent(f"a checkpoint name must be a non-empty string, got {name!r}")
+    check_text("a checkpoint name", name)
+    if isinstance(position, bool) or not isinstance(position, int) \
+            or not 0 <= position <= MAX_INT:
+        raise InvalidEvent(
+            f"a checkpoint position must be an int from 0 to 2**63 - 1, got {position!r}")
+
+
 def check_limit(limit: object) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                               or not 0 <= limit <= MAX_INT):

@@ -475,6 +475,18 @@ def test_repr_names_backend(store, backend_name):
 # -- transactions, snapshots, checkpoints -------------------------------------------
 
 
+@pytest.mark.parametrize("name, position", [
+    ("", 1), (None, 1), ("p\x00", 1), ("p\udc80", 1), ("p", -1), ("p", 2**63), ("p", "1"),
+    ("p", True)])
+def test_bad_checkpoints_are_refused_alike(store, name, position):
+    with pytest.raises(eslib.InvalidEvent, match="checkpoint"), store.transaction() as tx:
+        tx.save_checkpoint(name, position)
+    if type(position) is int and position == 1:  # a bad name: loading refuses it too
+        with pytest.raises(eslib.InvalidEvent, match="checkpoint name"):
+            store.load_checkpoint(name)
+    assert store.load_checkpoint("p") == 0
+
+
 def test_transaction_commits_appends_and_checkpoints_together(store):
     with store.transaction() as tx:
         tx.append("s-1", [ev()], NO_STREAM)
