@@ -24,6 +24,7 @@ from .validation import (
     check_bound,
     check_checkpoint,
     check_limit,
+    check_snapshot,
     check_stream_id,
     make_query,
 )
@@ -302,11 +303,13 @@ class EventStore:
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store an aggregate snapshot beside its stream (replacing the older one)."""
         self._check_open()
+        check_snapshot(snapshot)
         self.backend.save_snapshot(snapshot)
 
     def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """The latest snapshot stored for a stream, if any."""
         self._check_open()
+        check_stream_id(stream_id)
         return self.backend.load_snapshot(stream_id)
 
     def load_checkpoint(self, name: str) -> int:

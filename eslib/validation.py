@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .backends.base import EventQuery
+from .backends.base import EventQuery, Snapshot
 from .errors import InvalidEvent
 from .events import StreamState
-from .json_text import encode
+from .json_text import decode_strict, encode
 
 MAX_STREAM_ID = 255
 MAX_TYPE = 255
@@ -96,6 +96,26 @@ def check_checkpoint(name: object, position: object = 0) -> None:
             or not 0 <= position <= MAX_INT:
         raise InvalidEvent(
             f"a checkpoint position must be an int from 0 to 2**63 - 1, got {position!r}")
+
+
+def check_snapshot(snapshot: object) -> None:
+    """A snapshot every backend stores alike: a valid stream id and version, text schema,
+    the state as JSON text."""
+    if not isinstance(snapshot, Snapshot):
+        raise InvalidEvent(f"save_snapshot takes an eslib Snapshot, got {type(snapshot).__name__}")
+    check_stream_id(snapshot.stream_id)
+    check_bound("a snapshot's version", snapshot.version)
+    if not isinstance(snapshot.schema, str):
+        raise InvalidEvent(f"a snapshot's schema must be a string, got {snapshot.schema!r}")
+    check_text("a snapshot's schema", snapshot.schema)
+    state = snapshot.state_json
+    if not isinstance(state, str):
+        raise InvalidEvent(f"a snapshot's state must be JSON text, got {type(state).__name__}")
+    check_text("a snapshot's state", state)
+    try:
+        decode_strict(state)
+    except ValueError as exc:
+        raise InvalidEvent(f"a snapshot's state is not JSON: {exc}") from None
 
 
 def check_limit(limit: object) -> None:

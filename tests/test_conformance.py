@@ -12,6 +12,7 @@ import pytest
 
 import eslib
 from eslib import ANY, NO_STREAM, STREAM_EXISTS, NewEvent
+from eslib.backends.base import Snapshot
 
 
 def ev(type_: str = "Happened", **data: object) -> NewEvent:
@@ -485,6 +486,19 @@ def test_bad_checkpoints_are_refused_alike(store, name, position):
         with pytest.raises(eslib.InvalidEvent, match="checkpoint name"):
             store.load_checkpoint(name)
     assert store.load_checkpoint("p") == 0
+
+
+@pytest.mark.parametrize("snapshot", [
+    Snapshot("", 1, "s", "{}"), Snapshot("s-\x00", 1, "s", "{}"), Snapshot("s-1", 0, "s", "{}"),
+    Snapshot("s-1", 2**63, "s", "{}"), Snapshot("s-1", 1, None, "{}"),  # type: ignore[arg-type]
+    Snapshot("s-1", 1, "s", "{not json"), Snapshot("s-1", 1, "s", '{"x": NaN}'),
+    Snapshot("s-1", 1, "s", '{"x": "\udc80"}'), ("s-1", 1, "s", "{}")])
+def test_bad_snapshots_are_refused_alike(store, snapshot):
+    with pytest.raises(eslib.InvalidEvent):
+        store.save_snapshot(snapshot)
+    assert store.load_snapshot("s-1") is None
+    with pytest.raises(eslib.InvalidEvent):
+        store.load_snapshot("s-\x00")
 
 
 def test_transaction_commits_appends_and_checkpoints_together(store):
