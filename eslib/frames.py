@@ -58,6 +58,7 @@ def _scratch(table: pa.Table) -> duckdb.DuckDBPyConnection:
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'").fetchall()
+    con.execute("SET python_enable_replacements = false").fetchall()  # as in the backend
     con.register("eslib_arrow_events", table)
     con.execute(
         "CREATE VIEW eslib_events AS SELECT position, stream_id, version, CAST(id AS UUID) AS id,"
@@ -261,9 +262,12 @@ def _pg_sql(store: EventStore, query: str, params: list[object],
             try:
                 cur.execute(qmark_to_format(query), params)
             except psycopg.Error as exc:
-                if (exc.sqlstate or "08").startswith("08"):  # connection trouble: not the query
+                if isinstance(exc, psycopg.OperationalError) or \
+                        (exc.sqlstate or "").startswith("08"):  # the connection, not the query
                     raise
                 raise QueryError(f"the query failed: {str(exc).strip()}") from exc
+            except UnicodeEncodeError as exc:  # a parameter PostgreSQL cannot take as text
+                raise QueryError(f"a parameter is not valid Unicode text: {exc}") from exc
             if cur.description is None:
                 return [], []
             return [d.name for d in cur.description], cur.fetchall()

@@ -157,6 +157,25 @@ def test_a_malformed_query_raises_query_error_with_the_database_message(shop, qu
     assert caught.value.__cause__ is not None  # the driver's own error
 
 
+@pytest.mark.parametrize("name", ["events", "pd", "params", "query", "con"])
+def test_a_table_name_never_resolves_to_a_python_variable(shop, name):
+    # DuckDB would otherwise read a variable of that name in eslib's own code (a function,
+    # a module) as a table: the user's SQL sees the database's tables only
+    with pytest.raises(eslib.QueryError, match=f"{name}.* does not exist") as caught:
+        analysis.sql(shop, f"SELECT * FROM {name}")
+    assert "Python" not in str(caught.value)
+
+
+def test_a_parameter_the_database_cannot_take_is_a_query_error(shop):
+    with pytest.raises(eslib.QueryError, match=r"Unicode|UTF-8"):
+        analysis.sql(shop, "SELECT ? AS v", ["bad \udc80"])
+    # NUL: DuckDB takes it, PostgreSQL text cannot hold it; either way no other error
+    try:
+        assert analysis.sql(shop, "SELECT ? AS v", ["a\x00b"])["v"][0] == "a\x00b"
+    except eslib.QueryError as caught:
+        assert "NUL" in str(caught)
+
+
 def test_sql_does_not_change_the_store(shop):
     with pytest.raises(eslib.QueryError):
         analysis.sql(shop, "DELETE FROM eslib_events")

@@ -103,6 +103,8 @@ class DuckDBBackend:
         with translate_errors(f"opening {path!r}"):
             self._con = duckdb.connect(path, read_only=read_only)
             self._con.execute("SET TimeZone = 'UTC'").fetchall()
+            # a table name in the user's SQL must never resolve to a Python variable in eslib
+            self._con.execute("SET python_enable_replacements = false").fetchall()
             prepare_schema(self._con, path, create=not read_only)
         self._versions: dict[str, int] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
