@@ -27,11 +27,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from . import json_text
 from .backends.base import arrow_schema
 from .errors import InvalidEvent
 from .events import RecordedEvent
 from .store import EventStore
-from .validation import MAX_STREAM_ID, MAX_TYPE
+from .validation import MAX_STREAM_ID, MAX_TYPE, check_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -156,32 +157,42 @@ def read_file(path: str | Path, fmt: str, batch_size: int = PAGE) -> Iterator[li
     if fmt == "jsonl":
         yield from _read_jsonl(Path(path), batch_size)
         return
-    if fmt == "csv":
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+    import pyarrow as pa
 
-        types = {"version": pa.int64(), "position": pa.int64(), "data": pa.string(),
-                 "metadata": pa.string(), "id": pa.string(),
-                 "recorded_at": pa.timestamp("us", tz="UTC")}
-        reader = pacsv.open_csv(
-            str(path), read_options=pacsv.ReadOptions(block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types=types))
-        batches: Iterator[Any] = iter(reader)
-    else:
-        import pyarrow.parquet as pq
+    try:  # a file the format's reader refuses (a cell of the wrong type, not the format)
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
 
-        batches = pq.ParquetFile(str(path)).iter_batches(batch_size=batch_size)
-    for batch in batches:
-        yield batch.to_pylist()
+            types = {"version": pa.int64(), "position": pa.int64(), "data": pa.string(),
+                     "metadata": pa.string(), "id": pa.string(),
+                     "recorded_at": pa.timestamp("us", tz="UTC")}
+            reader = pacsv.open_csv(
+                str(path), read_options=pacsv.ReadOptions(block_size=1 << 22),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(column_types=types))
+            batches: Iterator[Any] = iter(reader)
+        else:
+            import pyarrow.parquet as pq
+
+            batches = pq.ParquetFile(str(path)).iter_batches(batch_size=batch_size)
+        for batch in batches:
+            yield batch.to_pylist()
+    except pa.ArrowException as exc:
+        raise InvalidEvent(f"{path}: cannot read it as {fmt}: {exc}") from None
 
 
 def _read_jsonl(path: Path, batch_size: int) -> Iterator[list[Row]]:
     rows: list[Row] = []
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8", errors="surrogateescape") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
+            if not line.isascii():  # bytes that are not UTF-8 were read as lone surrogates
+                try:
+                    line.encode()
+                except UnicodeEncodeError as exc:
+                    raise InvalidEvent(f"{path}:{number}: not UTF-8 text (column "
+                                       f"{exc.start + 1}); save the file as UTF-8") from None
             try:
                 row = json.loads(line)
             except ValueError as exc:
@@ -225,6 +236,9 @@ def restore(store: EventStore, batches: Iterator[list[Row]], *,
             assert isinstance(stream_id, str)
             seen[stream_id] = seen.get(stream_id, 0) + 1
             version = row.get("version")
+            if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                        or version < 1):
+                raise InvalidEvent(f"{_where(row)}version must be an int >= 1, got {version!r}")
             if version is not None:  # a versioned row: skip it if stored, else it must fit
                 current = versions.get(stream_id)
                 if current is None:
@@ -240,6 +254,7 @@ def restore(store: EventStore, batches: Iterator[list[Row]], *,
                         "order, or another writer added events here")
                 versions[stream_id] = version
             if row.get("id") in (None, ""):
+                _type(row)  # worded as the type's fault, before the id is derived from it
                 row["id"] = _derived_id(row, seen[stream_id])
             fresh.append(row)
         if fresh:
@@ -271,21 +286,24 @@ def _derived_id(row: Row, nth: int) -> uuid.UUID:
     def text(value: object) -> str:
         return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
-    return uuid.uuid5(IMPORT_IDS, "\x1f".join(
-        [text(row.get("stream_id")), str(nth), text(row.get("type")), text(row.get("data")),
-         text(row.get("metadata"))]))
+    name = "\x1f".join([text(row.get("stream_id")), str(nth), text(row.get("type")),
+                        text(row.get("data")), text(row.get("metadata"))])
+    check_text(f"{_where(row)}the row's text", name)  # uuid5 hashes it as UTF-8
+    return uuid.uuid5(IMPORT_IDS, name)
 
 
 def _check_stream_id(stream_id: object, row: Row) -> None:
     if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
         raise InvalidEvent(f"{_where(row)}stream_id must be a non-empty string of at most "
                            f"{MAX_STREAM_ID} characters, got {stream_id!r}")
+    check_text(f"{_where(row)}stream_id", stream_id)
 
 
 def _type(row: Row) -> str:
     event_type = row.get("type")
     if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
         raise InvalidEvent(f"{_where(row)}type must be a non-empty string, got {event_type!r}")
+    check_text(f"{_where(row)}type", event_type)
     return event_type
 
 
@@ -302,7 +320,12 @@ def _json_object(row: Row, key: str) -> str:
             raise InvalidEvent(f"{_where(row)}{key} is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidEvent(f"{_where(row)}{key} must be a JSON object, got {type(value).__name__}")
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        text = json_text.encode(value)  # NaN and infinities refused, as append refuses them
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidEvent(f"{_where(row)}{key} is not JSON: {exc}") from None
+    check_text(f"{_where(row)}{key}", text)
+    return text
 
 
 def _uuid(row: Row) -> uuid.UUID:

@@ -287,6 +287,28 @@ def test_import_errors_name_the_line(run, tmp_path):
     assert_one_line_error(run("import", str(tmp_path / "events.txt"), code=1), "InvalidEvent")
 
 
+@pytest.mark.parametrize("name, content, where", [
+    ("nan.jsonl", b'{"stream_id": "s-1", "type": "T", "data": {"x": NaN}}\n', "line 1: data"),
+    ("surrogate.jsonl", b'{"stream_id": "s-\\udc80", "type": "T", "data": {}}\n',
+     "line 1: stream_id"),
+    ("type.jsonl", b'{"stream_id": "s-1", "type": "T\\u0000", "data": {}}\n', "line 1: type"),
+    ("version.jsonl", b'{"stream_id": "s-1", "type": "T", "version": "2", "data": {}}\n',
+     "line 1: version"),
+    ("latin1.jsonl", b'{"stream_id": "s-1", "type": "T", "data": {}}\n'
+                     b'{"stream_id": "s-1", "type": "T", "data": {"x": "caf\xe9"}}\n',
+     "latin1.jsonl:2: not UTF-8"),
+    ("version.csv", b"stream_id,type,data,version\ns-1,T,{},two\n", "cannot read it as csv"),
+])
+def test_import_of_bad_values_is_one_clear_error_and_writes_nothing(run, tmp_path, name,
+                                                                       content, where):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run("import", str(path), code=1)
+    assert_one_line_error(result, "InvalidEvent")
+    assert where in result.stderr
+    assert run.make_store().head_position() == 0
+
+
 # -- copy --------------------------------------------------------------------------------------
 
 
