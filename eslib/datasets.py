@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigurationError
 from .examples import bank
 from .examples.ecommerce import Loyalty, Shop
 from .examples.inventory import Inventory, InventoryError, SupplyChain
@@ -267,7 +268,7 @@ def load(store: EventStore, system: str) -> int:
     ``datasets/<system>.jsonl.gz`` when there is one, else generated afresh (same events).
     Returns how many events were written."""
     if system not in SYSTEMS:
-        raise ValueError(f"unknown system {system!r}; choose from {sorted(SYSTEMS)}")
+        raise ConfigurationError(f"unknown system {system!r}; choose from {sorted(SYSTEMS)}")
     path = DATA_DIR / f"{system}.jsonl.gz"
     if path.exists():
         return load_jsonl(store, path)

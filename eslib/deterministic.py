@@ -6,6 +6,8 @@ import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from .errors import ConfigurationError
+
 
 class TickingClock:
     """A clock that starts at ``start`` and advances ``step`` on every reading.
@@ -21,7 +23,9 @@ class TickingClock:
         step: timedelta = timedelta(seconds=1),
     ) -> None:
         if start.tzinfo is None:
-            raise ValueError("TickingClock needs a timezone-aware start")
+            raise ConfigurationError(
+                f"TickingClock needs a timezone-aware start, e.g. datetime(2024, 1, 1, "
+                f"tzinfo=timezone.utc); got {start!r}")
         self._now = start
         self._step = step
         self._lock = threading.Lock()

@@ -39,7 +39,8 @@ class StoreLockedError(ConfigurationError):
 
 
 class InvalidEvent(EslibError, ValueError):
-    """An event or stream id was rejected before anything was written."""
+    """An event, a stream id or another argument was rejected before anything was written
+    or read."""
 
 
 class DuplicateEventId(EslibError):

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .aggregate import Aggregate
-from .errors import AggregateNotFound, ConfigurationError, WrongExpectedVersion
+from .errors import AggregateNotFound, ConfigurationError, InvalidEvent, WrongExpectedVersion
 from .events import AppendResult, NewEvent, RecordedEvent
 from .registry import SCHEMA_VERSION_KEY
 from .snapshot import load_snapshot, take_snapshot
 from .store import EventStore, StoreTransaction
+from .validation import MAX_INT
 
 if TYPE_CHECKING:
     from .bus import EventBus
@@ -49,11 +50,17 @@ class Repository(Generic[A]):
     ) -> None:
         from .decider import Decider
 
+        if not isinstance(aggregate, Decider) and not (
+                isinstance(aggregate, type) and issubclass(aggregate, Aggregate)):
+            raise ConfigurationError(
+                f"a Repository holds an eslib.Aggregate subclass or an eslib.Decider, "
+                f"got {aggregate!r}")
         if snapshot_every is not None and (
             isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
             or snapshot_every < 0
         ):
-            raise ValueError(f"snapshot_every must be None or an int >= 0, got {snapshot_every!r}")
+            raise ConfigurationError(
+                f"snapshot_every must be None or an int >= 0, got {snapshot_every!r}")
         self.store = store
         self.decider = aggregate if isinstance(aggregate, Decider) else None
         self.aggregate_class: type[A] = (
@@ -88,9 +95,11 @@ class Repository(Generic[A]):
         event N (time travel). Raises :class:`~eslib.AggregateNotFound`.
         """
         if version is not None and (
-            isinstance(version, bool) or not isinstance(version, int) or version < 1
+            isinstance(version, bool) or not isinstance(version, int)
+            or not 1 <= version <= MAX_INT
         ):
-            raise ValueError(f"version must be None or an int >= 1, got {version!r}")
+            raise InvalidEvent(
+                f"version must be None or an int from 1 to 2**63 - 1, got {version!r}")
         cls = self.aggregate_class
         aggregate = None
         if self.snapshot_every is not None:
@@ -143,6 +152,9 @@ class Repository(Generic[A]):
         A concurrent change raises :class:`~eslib.WrongExpectedVersion`, writes
         nothing and keeps the events pending. ``metadata`` is added to every event.
         """
+        if not isinstance(aggregate, self.aggregate_class):
+            raise InvalidEvent(f"this repository saves {self.aggregate_class.__qualname__} "
+                               f"aggregates, got {type(aggregate).__qualname__}")
         if not aggregate._pending:
             return None
         stream_id, new_events, expected = self.prepare(aggregate, metadata)
@@ -211,6 +223,10 @@ class Repository(Generic[A]):
         aggregate fresh instead of raising AggregateNotFound. After ``retries``
         conflicts the last WrongExpectedVersion propagates. Returns the saved aggregate.
         """
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidEvent(f"retries must be an int >= 0, got {retries!r}")
+        if self.decider is None and not callable(command):
+            raise InvalidEvent(f"command must be a callable taking the aggregate, got {command!r}")
         attempt = 0
         while True:
             try:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from .aggregate import Aggregate
 from .backends.base import Snapshot
+from .errors import InvalidEvent
 from .store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
@@ -27,7 +28,7 @@ def take_snapshot(store: EventStore, aggregate: Aggregate) -> bool:
     The aggregate must have no pending events: a snapshot describes stored history.
     """
     if aggregate._pending:
-        raise ValueError(
+        raise InvalidEvent(
             f"{aggregate!r} has unsaved events; save it before taking a snapshot"
         )
     if aggregate.version == 0:

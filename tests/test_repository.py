@@ -188,3 +188,39 @@ def test_aggregates_pickle():
         "1", 1, "ann", (AccountOpened("ann"),))
     error = eslib.SubscriptionStopped("s", "evt", 2, ValueError("x"))
     assert pickle.loads(pickle.dumps(error)).attempts == 2
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: eslib.Repository(s, dict),
+    lambda s: eslib.Repository(s, Account("an instance, not the class")),
+    lambda s: eslib.Repository(s, Account, snapshot_every=-1),
+    lambda s: eslib.Repository(s, Account, snapshot_every="5"),
+])
+def test_a_misconfigured_repository_is_refused(make):
+    with pytest.raises(eslib.ConfigurationError):
+        make(eslib.connect("memory://"))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda r: r.get("1", version=0), "version"),
+    (lambda r: r.get("1", version=2**63), "version"),
+    (lambda r: r.get("1", version="1"), "version"),
+    (lambda r: r.update("1", lambda a: a.deposit(1), retries=-1), "retries"),
+    (lambda r: r.update("1", lambda a: a.deposit(1), retries="3"), "retries"),
+    (lambda r: r.update("1", "deposit"), "callable"),
+    (lambda r: r.save(None), "saves Account aggregates, got NoneType"),
+    (lambda r: r.save(eslib.Repository(r.store, wallet).new("w")), "saves Account aggregates"),
+])
+def test_bad_arguments_are_invalid_and_change_nothing(store, call, message):
+    repo = eslib.Repository(store, Account)
+    open_account(repo)
+    with pytest.raises(eslib.InvalidEvent, match=message):
+        call(repo)
+    assert store.head_position() == 2 and repo.get("1").balance == 10
+
+
+def test_a_ticking_clock_needs_an_aware_start():
+    from datetime import datetime
+
+    with pytest.raises(eslib.ConfigurationError, match="timezone-aware"):
+        eslib.TickingClock(datetime(2024, 1, 1))
