@@ -26,10 +26,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import StoreError, SubscriptionStopped
+from .errors import ConfigurationError, StoreError, SubscriptionStopped
 from .events import RecordedEvent
 from .registry import EventRegistry, default_registry
 from .store import EventStore
+from .validation import MAX_INT, check_bound, check_checkpoint
 
 log = logging.getLogger("eslib.subscription")
 
@@ -68,6 +69,7 @@ class Follower:
         retries: int = 3,
         retry_delay: float = 0.05,
     ) -> None:
+        _check_options(page_size, poll_interval, retries, retry_delay)
         self.store = store
         self.registry = registry or default_registry
         self.type_names = _type_names(types, self.registry)
@@ -216,6 +218,13 @@ class Subscription(Follower):
         **options: Any,
     ) -> None:
         super().__init__(store, **options)
+        if not callable(handler):
+            raise ConfigurationError(
+                f"a subscription's handler must be callable as handler(event, recorded), "
+                f"got {handler!r}")
+        check_bound("from_position", from_position)
+        if name is not None:
+            check_checkpoint(name)
         self.handler = handler
         self.name = name or str(getattr(handler, "__qualname__", "subscription"))
         self._durable = name is not None
@@ -241,6 +250,21 @@ class Subscription(Follower):
             else:
                 self._position = recorded.position
             self.processed += 1
+
+
+def _check_options(page_size: object, poll_interval: object, retries: object,
+                   retry_delay: object) -> None:
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+    if isinstance(page_size, bool) or not isinstance(page_size, int) \
+            or not 1 <= page_size <= MAX_INT:
+        raise ConfigurationError(f"page_size must be an int >= 1, got {page_size!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
+    for option, value in (("poll_interval", poll_interval), ("retry_delay", retry_delay)):
+        if value is not None and not number(value):
+            raise ConfigurationError(f"{option} must be seconds >= 0, got {value!r}")
 
 
 def _type_names(types: Iterable[type | str] | None, registry: EventRegistry

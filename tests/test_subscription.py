@@ -158,3 +158,21 @@ def test_uses_the_backends_wait_hook(store):
         sub.stop()
     assert seen == [1]
     assert pushed.backend.waits and pushed.backend.waits[0] == (0, 0.2)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"page_size": 0}, "page_size"),  # used to read nothing and report itself caught up
+    ({"page_size": "100"}, "page_size"),
+    ({"retries": -1}, "retries"),
+    ({"poll_interval": -1}, "poll_interval"),
+    ({"retry_delay": "fast"}, "retry_delay"),
+    ({"from_position": 0}, "from_position"),
+    ({"name": "bad\x00name"}, "checkpoint name"),
+])
+def test_bad_options_are_refused_before_anything_runs(options, message):
+    store = eslib.connect("memory://")
+    store.append("a-1", [eslib.NewEvent("T")])
+    with pytest.raises((eslib.ConfigurationError, eslib.InvalidEvent), match=message):
+        eslib.Subscription(store, lambda event, recorded: None, **options)
+    with pytest.raises(eslib.ConfigurationError, match="callable"):
+        eslib.Subscription(store, "handler")  # type: ignore[arg-type]
