@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ConfigurationError
+
 log = logging.getLogger("eslib.bus")
 
 EventHandler = Callable[[Any], object]
@@ -56,6 +58,12 @@ class EventBus:
 
     def subscribe(self, event_type: type, handler: EventHandler) -> None:
         """Call ``handler(event)`` for every published instance of ``event_type``."""
+        if not isinstance(event_type, type):
+            raise ConfigurationError(
+                f"subscribe to an event class (object: every event), got {event_type!r}")
+        if not callable(handler):
+            raise ConfigurationError(f"a handler must be callable as handler(event), "
+                                     f"got {handler!r}")
         with self._lock:
             self._handlers.setdefault(event_type, []).append(handler)
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from functools import partial
 
 from .backends.base import PreparedEvent, StreamAppend
-from .errors import InvalidEvent
+from .errors import ConfigurationError, InvalidEvent
 from .events import ExpectedVersion, NewEvent
 from .ids import uuid7
 from .validation import (
@@ -37,6 +37,10 @@ class EventPreparer:
     and ``clock`` readings (UTC); thread-safe."""
 
     def __init__(self, clock: Clock, id_factory: IdFactory | None) -> None:
+        for name, given in (("clock", clock), ("id_factory", id_factory)):
+            if given is not None and not callable(given):
+                raise ConfigurationError(
+                    f"{name} must be a function called with no arguments, got {given!r}")
         self.clock = clock
         if clock is utc_now:  # known to give aware UTC datetimes: no checks
             self.now = clock  # type: ignore[method-assign]

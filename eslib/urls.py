@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,15 @@ class StoreURL:
     def open_backend(self, **options: Any) -> Backend:
         module_name, _, class_name = BACKENDS[self.scheme].partition(":")
         module = importlib.import_module(module_name)
-        backend: Backend = getattr(module, class_name)(self.target, **options)
+        cls = getattr(module, class_name)
+        try:
+            inspect.signature(cls).bind(self.target, **options)
+        except TypeError:
+            accepted = [name for name in list(inspect.signature(cls).parameters)[1:]]
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(sorted(options))} for {self.display}; "
+                f"accepted: {', '.join(accepted) or 'none'}") from None
+        backend: Backend = cls(self.target, **options)
         return backend
 
     def __str__(self) -> str:

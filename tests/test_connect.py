@@ -121,3 +121,23 @@ def test_import_eslib_is_light():
     code = f"import sys, eslib; print(any(m in sys.modules for m in {heavy!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("url, options, message", [
+    ("memory://", {"pool_size": 3}, "accepted: none"),
+    ("duckdb:///:memory:", {"pool_size": 3}, "accepted: read_only"),
+    ("memory://", {"clock": "12:00"}, "clock must be a function"),
+    ("memory://", {"id_factory": 5}, "id_factory must be a function"),
+])
+def test_unknown_options_and_bad_factories_are_configuration_errors(url, options, message):
+    with pytest.raises(eslib.ConfigurationError, match=message):
+        eslib.connect(url, **options)
+
+
+def test_an_event_bus_takes_classes_and_callables():
+    bus = eslib.EventBus()
+    with pytest.raises(eslib.ConfigurationError, match="event class"):
+        bus.subscribe("Deposited", print)  # type: ignore[arg-type]
+    with pytest.raises(eslib.ConfigurationError, match="callable"):
+        bus.subscribe(object, "print")  # type: ignore[arg-type]
+    assert bus.handlers_for(int) == []

@@ -48,7 +48,7 @@ _OPEN: dict[str, DuckDBBackend] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_backend(path: str, **options: Any) -> DuckDBBackend:
+def open_backend(path: str, *, read_only: bool = False) -> DuckDBBackend:
     """Open a DuckDB file, sharing one backend per file within this process.
 
     DuckDB lets one process open a file several times; the stores opened on it
@@ -56,12 +56,12 @@ def open_backend(path: str, **options: Any) -> DuckDBBackend:
     same positions twice.
     """
     if path == ":memory:":
-        return DuckDBBackend(path, **options)
+        return DuckDBBackend(path, read_only=read_only)
     key = os.path.realpath(path)
     with _OPEN_LOCK:
         backend = _OPEN.get(key)
         if backend is None or backend._closed:
-            backend = _OPEN[key] = DuckDBBackend(path, **options)
+            backend = _OPEN[key] = DuckDBBackend(path, read_only=read_only)
         else:
             backend._users += 1
         return backend
