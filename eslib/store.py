@@ -285,17 +285,26 @@ class EventStore:
 
         On PostgreSQL an append must come before any other write in the transaction.
         Inside it, this thread writes through ``tx``: ``store.append`` raises
-        :class:`~eslib.ConfigurationError` (it would commit on its own).
+        :class:`~eslib.ConfigurationError` (it would commit on its own), and so do a
+        nested ``store.transaction()`` and any use of ``tx`` after the block.
         """
         self._check_open()
         local = self._local
-        local.transactions = getattr(local, "transactions", 0) + 1
+        if getattr(local, "transactions", 0):
+            raise ConfigurationError(
+                "transactions do not nest: this thread is inside store.transaction() already; "
+                "do the work through its tx, or finish it first")
+        local.transactions = 1
         with self._tx_lock:
             self._open_transactions += 1
+        facade = None
         try:
             with self.backend.transaction() as tx:
-                yield StoreTransaction(self, tx)
+                facade = StoreTransaction(self, tx)
+                yield facade
         finally:
+            if facade is not None:
+                facade._ended = True
             local.transactions -= 1
             with self._tx_lock:
                 self._open_transactions -= 1

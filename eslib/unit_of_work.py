@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .errors import InvalidEvent
+from .errors import ConfigurationError, InvalidEvent
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, StreamState
 from .validation import check_checkpoint
 
@@ -22,12 +22,21 @@ class StoreTransaction:
     def __init__(self, store: EventStore, tx: Transaction) -> None:
         self._store = store
         self._tx = tx
+        self._ended = False
+
+    @property
+    def _live(self) -> Transaction:
+        if self._ended:
+            raise ConfigurationError(
+                "this transaction has ended (its with block is over); open a new one with "
+                "store.transaction()")
+        return self._tx
 
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
     ) -> AppendResult:
         """Append inside the transaction; same checks as :meth:`EventStore.append`."""
-        return self._tx.append(self._store._checked(
+        return self._live.append(self._store._checked(
             [self._store._prepare(stream_id, events, expected_version)]))[0]
 
     def append_many(
@@ -35,39 +44,45 @@ class StoreTransaction:
     ) -> dict[str, AppendResult]:
         """Append to several streams inside the transaction."""
         batch = self._store._checked(self._store._prepare_many(appends))
-        return {r.stream_id: r for r in self._tx.append(batch)}
+        return {r.stream_id: r for r in self._live.append(batch)}
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run SQL with ``?`` placeholders in the store's database (DuckDB, PostgreSQL)."""
-        return self._tx.execute(sql, params)
+        return self._live.execute(sql, params)
 
     def load_checkpoint(self, name: str) -> int:
         """The named checkpoint as this transaction sees it; 0 if none."""
         check_checkpoint(name)
-        return self._tx.load_checkpoint(name)
+        return self._live.load_checkpoint(name)
 
     def save_checkpoint(self, name: str, position: int) -> None:
         """Move the named checkpoint; it commits with everything else in the transaction."""
         check_checkpoint(name, position)
-        self._tx.save_checkpoint(name, position)
+        self._live.save_checkpoint(name, position)
 
 
 class Batch:
     """Appends collected in a ``with`` block and committed together by ``append_many``.
 
     Two appends to the same stream are merged; the second must expect ``ANY`` or
-    the version the first leaves behind. On an exception nothing is written.
+    the version the first leaves behind. On an exception nothing is written; after
+    the block, ``append`` raises (it would never be written).
     """
 
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._pending: dict[str, tuple[list[NewEvent], ExpectedVersion]] = {}
         self.results: dict[str, AppendResult] = {}
+        self._ended = False  # its with block is over
 
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
     ) -> None:
         """Queue an append; it is checked and written when the block exits."""
+        if self._ended:
+            raise ConfigurationError(
+                "this batch has ended (its with block is over): an append now would never "
+                "be written; open a new one with store.batch()")
         if stream_id not in self._pending:
             self._pending[stream_id] = (list(events), expected_version)
             return
@@ -103,5 +118,6 @@ class Batch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._ended = True
         if exc_type is None:
             self.commit()

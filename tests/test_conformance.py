@@ -688,3 +688,33 @@ def test_numbers_past_64_bits_are_refused_alike(store, huge):
     assert (info.value.expected, info.value.actual) == (top, 1)
     assert list(store.read_stream("big-1", top)) == [] and list(store.read_all(top)) == []
     assert [e.version for e in store.read_stream("big-1", limit=top)] == [1]
+
+
+def test_transactions_do_not_nest_and_end_with_their_block(store):
+    with store.transaction() as tx:
+        with pytest.raises(eslib.ConfigurationError, match="do not nest"), store.transaction():
+            pass
+        tx.append("tx-1", [ev()])
+    for late in (lambda: tx.append("tx-2", [ev()]),
+                 lambda: tx.append_many({"tx-2": ([ev()], ANY)}),
+                 lambda: tx.save_checkpoint("late", 1),
+                 lambda: tx.load_checkpoint("late")):
+        with pytest.raises(eslib.ConfigurationError, match="has ended"):
+            late()
+    assert [e.stream_id for e in store.read_all()] == ["tx-1"]
+    with store.transaction() as again:  # the thread is free for the next one
+        again.append("tx-3", [ev()])
+    assert store.stream_version("tx-3") == 1
+
+
+def test_a_batch_refuses_appends_after_its_block(store):
+    with store.batch() as batch:
+        batch.append("b-1", [ev()])
+    with pytest.raises(eslib.ConfigurationError, match="never be written"):
+        batch.append("b-2", [ev()])  # used to be queued and silently dropped
+    with pytest.raises(RuntimeError), store.batch() as failed:
+        failed.append("b-3", [ev()])
+        raise RuntimeError("the block failed: nothing is written")
+    with pytest.raises(eslib.ConfigurationError):
+        failed.append("b-3", [ev()])
+    assert store.streams() == ["b-1"]
