@@ -70,6 +70,8 @@ class EventStoreServer:
             raise ConfigurationError("page_size >= 1, max_message_bytes >= 1024 and "
                                      "max_workers >= 4, please")
         self.url = parse_url(url)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(f"port must be 0 (a free one) to 65535, got {port!r}")
         self.host, self.port = host, port
         self.tls = tls_cert is not None
         self._token, self._cert, self._key = token, tls_cert, tls_key
@@ -232,7 +234,7 @@ def serve(url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
 @click.option("--url", required=True, envvar="ESLIB_URL", help="The store to serve (any URL).")
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Interface to listen on; 0.0.0.0 exposes the store to the network.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int,
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one).")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False),
               help=f"File holding the bearer token clients must send (else ${TOKEN_ENV}).")

@@ -357,3 +357,10 @@ def test_subscribe_iterator_catches_up_then_follows(server):
     assert got == [("Paid", 2), ("Placed", 4)]
     reader.close()
     writer.close()
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 99999, "50051", True])
+def test_a_port_out_of_range_is_refused_not_replaced(port):
+    # grpcio would listen on some other port and the server would print that one
+    with pytest.raises(eslib.ConfigurationError, match="port"):
+        EventStoreServer("memory://", port=port)
