@@ -434,6 +434,20 @@ def test_store_is_a_context_manager_and_closes(make_store):
     store.close()  # twice is fine
 
 
+def test_a_read_started_before_close_ends_with_store_closed_error_or_its_events(make_store):
+    store = make_store()
+    store.append("s-1", [ev(), ev()])
+    reads = [store.read_all(), store.read_stream("s-1"), store.read_stream("s-1", backwards=True)]
+    store.close()
+    outcomes: list[object] = []
+    for read in reads:  # memory took its events at the call; the databases fetch pages lazily
+        try:
+            outcomes.append([e.version for e in read])
+        except eslib.StoreClosedError:
+            outcomes.append("closed")
+    assert all(o in ([1, 2], [2, 1], "closed") for o in outcomes), outcomes
+
+
 def test_reopen_keeps_every_event(make_store):
     first = make_store(id_factory=eslib.SequentialIds())
     first.append("s-1", [ev(n=1), ev(n=2)])

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import (
     ConfigurationError,
     EslibError,
+    StoreClosedError,
     StoreError,
     StoreLockedError,
     WrongExpectedVersion,
@@ -263,6 +264,8 @@ class DuckDBBackend:
 
     def _fetch(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
         with self._lock, translate_errors("read"):
+            if self._closed:  # a read's next page, after the store was closed
+                raise StoreClosedError()
             return self._con.execute(sql, params).fetchall()
 
     def stream_version(self, stream_id: str) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import proto  # noqa: F401 - before grpc: it may set grpcio's experiments
-from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreError
+from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreClosedError, StoreError
 
 try:
     import grpc
@@ -121,6 +121,8 @@ class GrpcBackend:
 
     def call(self, name: str, request: Any) -> Any:
         """One unary call, retried on a lost connection until ``timeout``."""
+        if self._closed:  # e.g. a read's next page after close(): grpcio's closed channel
+            raise StoreClosedError()
         deadline = time.monotonic() + self.timeout
         pause = 0.05
         while True:

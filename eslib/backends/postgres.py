@@ -19,6 +19,7 @@ from ..errors import (
     ConfigurationError,
     DuplicateEventId,
     EslibError,
+    StoreClosedError,
     StoreError,
     WriteOutcomeUnknown,
     WrongExpectedVersion,
@@ -172,6 +173,8 @@ class PostgresBackend:
         from psycopg import errors as pe
         from psycopg_pool import PoolClosed, PoolTimeout
 
+        if isinstance(exc, PoolClosed) and self._closed:  # a read's next page, after close()
+            return StoreClosedError()
         if isinstance(exc, (PoolTimeout, PoolClosed)):  # nothing was sent: outcome known
             return StoreError(f"no PostgreSQL connection available from {self._safe_url}: {exc}")
         if isinstance(exc, pe.UniqueViolation):
