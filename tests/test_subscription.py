@@ -149,6 +149,10 @@ def test_uses_the_backends_wait_hook(store):
     sub = eslib.Subscription(pushed, lambda e, r: seen.append(r.position), poll_interval=0.2)
     sub.start()
     try:
+        for _ in range(500):  # the follower waits in the hook before anything is written
+            if pushed.backend.waits:  # type: ignore[attr-defined]
+                break
+            threading.Event().wait(0.01)
         open_with_deposits(store, deposits=())
         for _ in range(500):
             if seen:
