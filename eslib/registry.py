@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import InvalidEvent, RegistrationError, UnknownEventType, UpcastError
 from .events import NewEvent, RecordedEvent
+from .validation import check_type
 
 if TYPE_CHECKING:  # lets type checkers see the fields of @event classes as __init__ arguments
     from typing_extensions import dataclass_transform
@@ -102,6 +103,7 @@ class EventRegistry:
                 "use @dataclass(frozen=True), or drop @dataclass and let @eslib.event add it"
             )
         name = name or cls.__name__
+        _check_name(name)
         fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         fast = not hasattr(cls, "__post_init__") and "__slots__" not in cls.__dict__
         entry = EventType(name, version, cls, fields, frozenset(fields), fast)
@@ -124,7 +126,12 @@ class EventRegistry:
         if isinstance(from_version, bool) or not isinstance(from_version, int) or from_version < 1:
             raise RegistrationError(f"from_version must be an int >= 1, got {from_version!r}")
 
+        _check_name(event_type)
+
         def register(function: Upcaster) -> Upcaster:
+            if not callable(function):
+                raise RegistrationError(f"an upcaster must be a function of the event's data, "
+                                        f"got {function!r}")
             with self._lock:
                 self._upcasters[(event_type, from_version)] = function
             return function
@@ -246,6 +253,14 @@ class EventRegistry:
                 f"{entry.cls.__qualname__} (fields {', '.join(entry.fields)}): {exc}; bump the "
                 "event's version and register an upcaster for the old shape"
             ) from exc
+
+
+def _check_name(name: object) -> None:
+    """A type name the store accepts (as append would check it, but at registration)."""
+    try:
+        check_type(name)
+    except InvalidEvent as exc:
+        raise RegistrationError(str(exc)) from None
 
 
 def _same_definition(a: type, b: type) -> bool:

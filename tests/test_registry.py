@@ -156,3 +156,22 @@ def test_repository_reads_old_rows_through_upcasters(store):
     assert repo.get("1").prices == {"A1": "125 EUR", "B2": "300 EUR", "C3": "5 USD"}
     assert [r.metadata.get(SCHEMA_VERSION_KEY) for r in store.read_stream("pricelist-1")] == [
         None, 2, 3]
+
+
+@pytest.mark.parametrize("name", ["T\x00", "T\udc80", "x" * 256])
+def test_a_type_name_the_store_would_refuse_is_refused_at_registration(name):
+    registry = eslib.EventRegistry()
+
+    @dataclass(frozen=True)
+    class Named:
+        n: int
+
+    with pytest.raises(eslib.RegistrationError, match="event type"):
+        registry.register(Named, name)
+    with pytest.raises(eslib.RegistrationError, match="event type"):
+        registry.upcaster(name, from_version=1)
+
+
+def test_an_upcaster_must_be_callable():
+    with pytest.raises(eslib.RegistrationError, match="function"):
+        eslib.EventRegistry().upcaster("T", from_version=1)("not a function")  # type: ignore[arg-type]
