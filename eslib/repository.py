@@ -18,7 +18,7 @@ from .events import AppendResult, NewEvent, RecordedEvent
 from .registry import SCHEMA_VERSION_KEY
 from .snapshot import load_snapshot, take_snapshot
 from .store import EventStore, StoreTransaction
-from .validation import MAX_INT
+from .validation import check_bound
 
 if TYPE_CHECKING:
     from .bus import EventBus
@@ -94,12 +94,8 @@ class Repository(Generic[A]):
         """The aggregate, rebuilt from its events; ``version=N`` gives its state right after
         event N (time travel). Raises :class:`~eslib.AggregateNotFound`.
         """
-        if version is not None and (
-            isinstance(version, bool) or not isinstance(version, int)
-            or not 1 <= version <= MAX_INT
-        ):
-            raise InvalidEvent(
-                f"version must be None or an int from 1 to 2**63 - 1, got {version!r}")
+        if version is not None:
+            check_bound("version", version)
         cls = self.aggregate_class
         aggregate = None
         if self.snapshot_every is not None:

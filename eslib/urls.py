@@ -47,10 +47,11 @@ class StoreURL:
         module_name, _, class_name = BACKENDS[self.scheme].partition(":")
         module = importlib.import_module(module_name)
         cls = getattr(module, class_name)
+        signature = inspect.signature(cls)
         try:
-            inspect.signature(cls).bind(self.target, **options)
+            signature.bind(self.target, **options)
         except TypeError:
-            accepted = [name for name in list(inspect.signature(cls).parameters)[1:]]
+            accepted = list(signature.parameters)[1:]
             raise ConfigurationError(
                 f"unknown option(s) {', '.join(sorted(options))} for {self.display}; "
                 f"accepted: {', '.join(accepted) or 'none'}") from None
