@@ -4,7 +4,9 @@ Every error eslib raises derives from :class:`EslibError`; driver errors that
 escape a backend are wrapped, the original kept as ``__cause__``::
 
     EslibError
-    ├── ConfigurationError          bad URL, missing driver, unusable settings
+    ├── ConfigurationError          bad URL, missing driver, unusable settings or options;
+    │                               an API used where it cannot work (a write to a
+    │                               read-only store, a follower started twice)
     │   └── StoreLockedError        a DuckDB file is held by another process
     ├── InvalidEvent                bad stream id, type, data or metadata; an unregistered
     │                               event or a non-dataclass passed to Aggregate.record
@@ -31,7 +33,8 @@ class EslibError(Exception):
 
 
 class ConfigurationError(EslibError):
-    """The store cannot be opened as configured (URL, driver, settings)."""
+    """The store cannot be opened as configured (URL, driver, settings), or an option or
+    call cannot work as given (a write to a read-only store, a follower started twice)."""
 
 
 class StoreLockedError(ConfigurationError):

@@ -132,7 +132,8 @@ class Follower:
     def start(self) -> Follower:
         """Follow in a daemon thread until :meth:`stop` (or a handler keeps failing)."""
         if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError(f"{self.name!r} is already running")
+            raise ConfigurationError(
+                f"{self.name!r} is already running; stop() it before starting it again")
         self._stopping.clear()
         self.error = None
         self._thread = threading.Thread(target=self._run, name=f"eslib-{self.name}", daemon=True)

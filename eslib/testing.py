@@ -19,6 +19,7 @@ from typing import Any
 
 from .aggregate import Aggregate
 from .decider import Decider
+from .errors import ConfigurationError
 
 
 class Scenario:
@@ -44,7 +45,7 @@ class Scenario:
         elif callable(command):
             self._command = command
         else:
-            raise TypeError(
+            raise ConfigurationError(
                 f"when() takes a callable such as lambda account: account.deposit(5), "
                 f"got {command!r}"
             )

@@ -91,6 +91,11 @@ def parse_url(url: str) -> StoreURL:
                 "duckdb:////absolute/path.duckdb or duckdb:///:memory:"
             )
         path = rest[1:]
+        if "?" in path or "#" in path:  # else a file named "x.duckdb?read_only=true" appears
+            raise ConfigurationError(
+                f"DuckDB URL {url!r} has a query or fragment; a DuckDB URL is only a path — "
+                "give options to connect(), e.g. eslib.connect(url, read_only=True)"
+            )
         return StoreURL("duckdb", path, url)
     if scheme in ("grpc", "grpcs"):
         target = grpc_target(url)

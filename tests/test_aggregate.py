@@ -39,6 +39,8 @@ def test_then_reports_differences():
         scenario.then(Deposited(6))
     with pytest.raises(AssertionError, match="succeeded"):
         scenario.then_raises(ValueError)
+    with pytest.raises(eslib.ConfigurationError, match="takes a callable"):
+        given(Account, AccountOpened("ann")).when("deposit 5")
     failing = given(Account, AccountOpened("ann")).when(lambda a: a.withdraw(5))
     with pytest.raises(AssertionError, match="raised InsufficientFunds"):
         failing.then(Withdrawn(5))

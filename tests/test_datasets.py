@@ -61,6 +61,9 @@ def test_flights_import_and_projection(store, method):
 
     frame = flights.load_flights(month=1, carriers=["HA", "OO"])
     assert frame["flight_id"].is_unique and len(frame) > 30
+    with pytest.raises(eslib.ConfigurationError, match="'bulk' or 'batch'"):
+        flights.import_flights(store, frame, method="copy", progress=False)
+    assert store.head_position() == 0
     written = flights.import_flights(store, frame, chunk_size=40, method=method,
                                      progress=False)
     expected = flights.flight_events(frame)

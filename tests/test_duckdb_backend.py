@@ -92,3 +92,38 @@ def test_frames_of_a_store_in_storage_order_need_no_sort(store, monkeypatch):
     assert store.to_dataframe(limit=3)["position"].tolist() == [1, 2, 3]
     assert store.to_dataframe(types=["A"])["position"].tolist() == [1, 2, 3, 4, 5]
     assert not any("ORDER BY" in q for q in sent)
+
+
+def test_a_missing_folder_is_named_before_duckdb_is_asked(tmp_path):
+    path = tmp_path / "no-such-folder" / "events.duckdb"
+    with pytest.raises(eslib.ConfigurationError, match="no-such-folder' does not exist"):
+        eslib.connect(f"duckdb:///{path}")
+    assert not path.parent.exists()
+
+
+def test_a_duckdb_url_takes_no_query(tmp_path):
+    # it once created a file named "events.duckdb?read_only=true" and wrote to it
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}?read_only=true"
+    with pytest.raises(eslib.ConfigurationError, match=r"read_only=True\)"):
+        eslib.connect(url)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_store_refuses_writes_and_keeps_the_file(tmp_path):
+    from eslib.backends.base import Snapshot
+
+    path = tmp_path / "events.duckdb"
+    with pytest.raises(eslib.ConfigurationError, match=r"no DuckDB store at .* read-only"):
+        eslib.connect(f"duckdb:///{path}", read_only=True)
+    assert not path.exists()
+    with eslib.connect(f"duckdb:///{path}") as store:
+        store.append("a-1", [NewEvent("Opened")])
+    with eslib.connect(f"duckdb:///{path}", read_only=True) as store:
+        writes = [lambda: store.append("a-1", [NewEvent("Closed")], 1),
+                  lambda: store.bulk_append(table([None])),
+                  lambda: store.save_snapshot(Snapshot("a-1", 1, "v1", "{}"))]
+        for write in writes:
+            with pytest.raises(eslib.ConfigurationError, match="opened with read_only=True"):
+                write()
+        assert [e.type for e in store.read_all()] == ["Opened"]
+        assert store.load_snapshot("a-1") is None

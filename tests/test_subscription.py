@@ -102,6 +102,8 @@ def test_thread_follows_new_events(store):
     sub = eslib.Subscription(store, handler, poll_interval=0.01)
     sub.start()
     try:
+        with pytest.raises(eslib.ConfigurationError, match="already running"):
+            sub.start()  # a second thread would handle every event twice
         open_with_deposits(store)
         open_with_deposits(store, id="2")
         assert arrived.wait(5)

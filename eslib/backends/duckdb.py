@@ -85,8 +85,27 @@ def translate_errors(what: str) -> Iterator[None]:
                 "(postgresql://…) when several processes must share a store"
             ) from exc
         raise StoreError(f"{what}: DuckDB I/O error: {exc}") from exc
+    except duckdb.InvalidInputException as exc:
+        if "read-only mode" in str(exc):
+            raise ConfigurationError(
+                f"{what}: this DuckDB store was opened with read_only=True; nothing was "
+                "written — open it without read_only=True to write") from exc
+        raise StoreError(f"{what}: DuckDB error: {exc}") from exc
     except duckdb.Error as exc:
         raise StoreError(f"{what}: DuckDB error: {exc}") from exc
+
+
+def _check_path(path: str, read_only: bool) -> None:
+    """Refuse, in eslib's words, a file DuckDB could not open (it would say "IO Error")."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"cannot create the DuckDB store {path!r}: the folder {folder!r} does not exist; "
+            "create it first or choose another path")
+    if read_only and not os.path.exists(path):
+        raise ConfigurationError(
+            f"no DuckDB store at {path!r} to open read-only; check the path, or open it "
+            "without read_only=True to create it")
 
 
 class DuckDBBackend:
@@ -101,6 +120,8 @@ class DuckDBBackend:
             raise ConfigurationError("duckdb is not installed: pip install duckdb") from exc
         self.path = path
         self._lock = threading.RLock()
+        if path != ":memory:":
+            _check_path(path, read_only)
         with translate_errors(f"opening {path!r}"):
             self._con = duckdb.connect(path, read_only=read_only)
             self._con.execute("SET TimeZone = 'UTC'").fetchall()

@@ -130,7 +130,7 @@ def import_flights(store: eslib.EventStore, frame: pd.DataFrame, *, chunk_size: 
     from tqdm.auto import tqdm
 
     if method not in ("bulk", "batch"):
-        raise ValueError(f"method must be 'bulk' or 'batch', got {method!r}")
+        raise eslib.ConfigurationError(f"method must be 'bulk' or 'batch', got {method!r}")
     table = flight_events(frame)
     written = 0
     with tqdm(total=len(table), unit="event", desc="importing flights",
