@@ -50,7 +50,9 @@ def connect(
 
     ``clock`` (returning aware datetimes) and ``id_factory`` (returning UUIDs)
     make ``recorded_at`` and event ids deterministic. Other keyword options go
-    to the backend (e.g. ``pool_size`` for PostgreSQL).
+    to the backend: ``pool_size`` for PostgreSQL; ``read_only=True`` for DuckDB, which
+    lets several processes read one file at once while none writes it (a write raises
+    ConfigurationError).
     """
     target = parse_url(url or os.environ.get("ESLIB_URL") or DEFAULT_URL)
     backend = target.open_backend(**options)

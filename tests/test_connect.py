@@ -105,6 +105,29 @@ def test_duckdb_file_locked_by_another_process(tmp_path):
         holder.communicate("", timeout=30)
 
 
+def test_read_only_duckdb_file_is_shared_by_reader_processes(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    with eslib.connect(f"duckdb:///{path}") as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, eslib
+            store = eslib.connect("duckdb:///{path}", read_only=True)
+            print(store.stream_version("s-1"), flush=True)
+            sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "1"
+        with eslib.connect(f"duckdb:///{path}", read_only=True) as store:
+            assert store.stream_version("s-1") == 1
+        with pytest.raises(eslib.StoreLockedError):  # no writer while readers hold it
+            eslib.connect(f"duckdb:///{path}")
+    finally:
+        reader.communicate("", timeout=30)
+
+
 def test_two_stores_on_one_file_in_one_process_share_positions(tmp_path):
     url = f"duckdb:///{tmp_path / 'shared.duckdb'}"
     with eslib.connect(url) as a, eslib.connect(url) as b:

@@ -127,3 +127,10 @@ def test_read_only_store_refuses_writes_and_keeps_the_file(tmp_path):
                 write()
         assert [e.type for e in store.read_all()] == ["Opened"]
         assert store.load_snapshot("a-1") is None
+        # one backend per file in a process: a writer must not get this read-only one
+        with pytest.raises(eslib.ConfigurationError, match="already open in this process"):
+            eslib.connect(f"duckdb:///{path}")
+    with eslib.connect(f"duckdb:///{path}") as store:
+        with pytest.raises(eslib.ConfigurationError, match="read_only=False"):
+            eslib.connect(f"duckdb:///{path}", read_only=True)
+        store.append("a-1", [NewEvent("Closed")], 1)

@@ -63,6 +63,10 @@ def open_backend(path: str, *, read_only: bool = False) -> DuckDBBackend:
         backend = _OPEN.get(key)
         if backend is None or backend._closed:
             backend = _OPEN[key] = DuckDBBackend(path, read_only=read_only)
+        elif backend.read_only != read_only:  # sharing it would give the other mode
+            raise ConfigurationError(
+                f"{path!r} is already open in this process with read_only="
+                f"{backend.read_only}; close that store first, or open this one the same way")
         else:
             backend._users += 1
         return backend
@@ -119,6 +123,7 @@ class DuckDBBackend:
         except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
             raise ConfigurationError("duckdb is not installed: pip install duckdb") from exc
         self.path = path
+        self.read_only = read_only
         self._lock = threading.RLock()
         if path != ":memory:":
             _check_path(path, read_only)
