@@ -32,7 +32,7 @@ from .backends.base import arrow_schema
 from .errors import InvalidEvent
 from .events import RecordedEvent
 from .store import EventStore
-from .validation import MAX_STREAM_ID, MAX_TYPE, check_text
+from .validation import check_stream_id, check_text, check_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -232,7 +232,7 @@ def restore(store: EventStore, batches: Iterator[list[Row]], *,
         fresh: list[Row] = []
         for row in rows:
             stream_id = row.get("stream_id")
-            _check_stream_id(stream_id, row)
+            check_stream_id(stream_id, f"{_where(row)}stream_id")
             assert isinstance(stream_id, str)
             seen[stream_id] = seen.get(stream_id, 0) + 1
             version = row.get("version")
@@ -292,18 +292,10 @@ def _derived_id(row: Row, nth: int) -> uuid.UUID:
     return uuid.uuid5(IMPORT_IDS, name)
 
 
-def _check_stream_id(stream_id: object, row: Row) -> None:
-    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
-        raise InvalidEvent(f"{_where(row)}stream_id must be a non-empty string of at most "
-                           f"{MAX_STREAM_ID} characters, got {stream_id!r}")
-    check_text(f"{_where(row)}stream_id", stream_id)
-
-
 def _type(row: Row) -> str:
     event_type = row.get("type")
-    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
-        raise InvalidEvent(f"{_where(row)}type must be a non-empty string, got {event_type!r}")
-    check_text(f"{_where(row)}type", event_type)
+    check_type(event_type, f"{_where(row)}type")
+    assert isinstance(event_type, str)
     return event_type
 
 

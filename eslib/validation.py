@@ -36,23 +36,24 @@ def to_json(value: Any, what: str, event_type: str) -> str:
     return text
 
 
-def check_stream_id(stream_id: object) -> None:
+def check_stream_id(stream_id: object, what: str = "a stream id") -> None:
     if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
         shown = stream_id if not isinstance(stream_id, str) else stream_id[:40]
         raise InvalidEvent(
-            f"a stream id must be a non-empty string of at most {MAX_STREAM_ID} characters, "
+            f"{what} must be a non-empty string of at most {MAX_STREAM_ID} characters, "
             f"got {shown!r}"
         )
-    check_text("a stream id", stream_id)
+    check_text(what, stream_id)
 
 
-def check_type(event_type: object) -> None:
+def check_type(event_type: object, what: str = "an event type") -> None:
     if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
+        shown = event_type if not isinstance(event_type, str) else event_type[:40]
         raise InvalidEvent(
-            f"event type must be a non-empty string of at most {MAX_TYPE} characters, "
-            f"got {event_type!r}"
+            f"{what} must be a non-empty string of at most {MAX_TYPE} characters, "
+            f"got {shown!r}"
         )
-    check_text("an event type", event_type)
+    check_text(what, event_type)
 
 
 def check_text(what: str, text: str) -> None:
