@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import frames
 from .errors import ConfigurationError
 from .projection import EventContext, Projection
-from .validation import check_stream_id, make_query
+from .validation import check_stream_id, is_int, make_query
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,7 +210,7 @@ def projection_history(
             f"{projection.name} keeps its read model in SQL tables: query them over time "
             "with eslib.analysis.sql instead"
         )
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+    if not is_int(every, 1):
         raise ConfigurationError(f"every must be an int >= 1, got {every!r}")
     decode = projection.registry.decoder(raw_unknown=True)
     ctx = EventContext(None)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import InvalidEvent, RegistrationError, UnknownEventType, UpcastError
 from .events import NewEvent, RecordedEvent
-from .validation import check_type
+from .validation import check_type, is_int
 
 if TYPE_CHECKING:  # lets type checkers see the fields of @event classes as __init__ arguments
     from typing_extensions import dataclass_transform
@@ -93,7 +93,7 @@ class EventRegistry:
 
     def register(self, cls: type[T], name: str | None = None, *, version: int = 1) -> type[T]:
         """Register ``cls`` (see :meth:`event`); returns the (dataclass) class."""
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        if not is_int(version, 1):
             raise RegistrationError(f"event version must be an int >= 1, got {version!r}")
         if not dataclasses.is_dataclass(cls):
             cls = dataclasses.dataclass(frozen=True)(cls)
@@ -123,7 +123,7 @@ class EventRegistry:
 
     def upcaster(self, event_type: str, *, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Register ``f(data) -> data`` upgrading ``event_type`` from ``from_version`` to +1."""
-        if isinstance(from_version, bool) or not isinstance(from_version, int) or from_version < 1:
+        if not is_int(from_version, 1):
             raise RegistrationError(f"from_version must be an int >= 1, got {from_version!r}")
 
         _check_name(event_type)
@@ -216,7 +216,7 @@ class EventRegistry:
         self, entry: EventType, data: dict[str, Any], stored: object, recorded: RecordedEvent
     ) -> dict[str, Any]:
         where = f"{recorded.stream_id}@{recorded.version}"
-        if isinstance(stored, bool) or not isinstance(stored, int) or stored < 1:
+        if not is_int(stored, 1):
             raise UpcastError(f"{entry.name} at {where}: bad schema_version {stored!r}")
         if stored > entry.version:
             raise UpcastError(

@@ -18,7 +18,7 @@ from .events import AppendResult, NewEvent, RecordedEvent
 from .registry import SCHEMA_VERSION_KEY
 from .snapshot import load_snapshot, take_snapshot
 from .store import EventStore, StoreTransaction
-from .validation import check_bound
+from .validation import check_bound, is_int
 
 if TYPE_CHECKING:
     from .bus import EventBus
@@ -55,10 +55,7 @@ class Repository(Generic[A]):
             raise ConfigurationError(
                 f"a Repository holds an eslib.Aggregate subclass or an eslib.Decider, "
                 f"got {aggregate!r}")
-        if snapshot_every is not None and (
-            isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
-            or snapshot_every < 0
-        ):
+        if snapshot_every is not None and not is_int(snapshot_every, 0):
             raise ConfigurationError(
                 f"snapshot_every must be None or an int >= 0, got {snapshot_every!r}")
         self.store = store
@@ -219,7 +216,7 @@ class Repository(Generic[A]):
         aggregate fresh instead of raising AggregateNotFound. After ``retries``
         conflicts the last WrongExpectedVersion propagates. Returns the saved aggregate.
         """
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        if not is_int(retries, 0):
             raise InvalidEvent(f"retries must be an int >= 0, got {retries!r}")
         if self.decider is None and not callable(command):
             raise InvalidEvent(f"command must be a callable taking the aggregate, got {command!r}")

@@ -26,6 +26,7 @@ import click
 
 from .errors import ConfigurationError
 from .urls import parse_url
+from .validation import is_int
 
 if TYPE_CHECKING:
     import grpc
@@ -70,7 +71,7 @@ class EventStoreServer:
             raise ConfigurationError("page_size >= 1, max_message_bytes >= 1024 and "
                                      "max_workers >= 4, please")
         self.url = parse_url(url)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        if not is_int(port, 0, 65535):
             raise ConfigurationError(f"port must be 0 (a free one) to 65535, got {port!r}")
         self.host, self.port = host, port
         self.tls = tls_cert is not None

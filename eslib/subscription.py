@@ -30,7 +30,7 @@ from .errors import ConfigurationError, StoreError, SubscriptionStopped
 from .events import RecordedEvent
 from .registry import EventRegistry, default_registry
 from .store import EventStore
-from .validation import MAX_INT, check_bound, check_checkpoint
+from .validation import check_bound, check_checkpoint, is_int
 
 log = logging.getLogger("eslib.subscription")
 
@@ -258,10 +258,9 @@ def _check_options(page_size: object, poll_interval: object, retries: object,
     def number(value: object) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
-    if isinstance(page_size, bool) or not isinstance(page_size, int) \
-            or not 1 <= page_size <= MAX_INT:
+    if not is_int(page_size, 1):
         raise ConfigurationError(f"page_size must be an int >= 1, got {page_size!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+    if not is_int(retries, 0):
         raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
     for option, value in (("poll_interval", poll_interval), ("retry_delay", retry_delay)):
         if value is not None and not number(value):

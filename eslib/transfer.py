@@ -32,7 +32,7 @@ from .backends.base import arrow_schema
 from .errors import InvalidEvent
 from .events import RecordedEvent
 from .store import EventStore
-from .validation import check_stream_id, check_text, check_type
+from .validation import check_stream_id, check_text, check_type, is_int
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -236,8 +236,7 @@ def restore(store: EventStore, batches: Iterator[list[Row]], *,
             assert isinstance(stream_id, str)
             seen[stream_id] = seen.get(stream_id, 0) + 1
             version = row.get("version")
-            if version is not None and (isinstance(version, bool) or not isinstance(version, int)
-                                        or version < 1):
+            if version is not None and not is_int(version, 1):
                 raise InvalidEvent(f"{_where(row)}version must be an int >= 1, got {version!r}")
             if version is not None:  # a versioned row: skip it if stored, else it must fit
                 current = versions.get(stream_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from .backends.base import EventQuery, Snapshot
 from .errors import InvalidEvent
@@ -75,15 +75,20 @@ def check_text(what: str, text: str) -> None:
 def check_expected_version(expected: object) -> None:
     if isinstance(expected, StreamState):
         return
-    if isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected <= MAX_INT:
+    if not is_int(expected, 0):
         raise InvalidEvent(
             f"expected_version must be an event count from 0 to 2**63 - 1, eslib.NO_STREAM, "
             f"eslib.ANY or eslib.STREAM_EXISTS, got {expected!r}"
         )
 
 
+def is_int(value: object, low: int, high: int = MAX_INT) -> TypeGuard[int]:
+    """Whether ``value`` is an int (a bool is not) from ``low`` to ``high``, inclusive."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def check_bound(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+    if not is_int(value, 1):
         raise InvalidEvent(
             f"{name} must be an int from 1 to 2**63 - 1 (bounds are inclusive), got {value!r}")
 
@@ -93,8 +98,7 @@ def check_checkpoint(name: object, position: object = 0) -> None:
     if not isinstance(name, str) or not name:
         raise InvalidEvent(f"a checkpoint name must be a non-empty string, got {name!r}")
     check_text("a checkpoint name", name)
-    if isinstance(position, bool) or not isinstance(position, int) \
-            or not 0 <= position <= MAX_INT:
+    if not is_int(position, 0):
         raise InvalidEvent(
             f"a checkpoint position must be an int from 0 to 2**63 - 1, got {position!r}")
 
@@ -120,8 +124,7 @@ def check_snapshot(snapshot: object) -> None:
 
 
 def check_limit(limit: object) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or not 0 <= limit <= MAX_INT):
+    if limit is not None and not is_int(limit, 0):
         raise InvalidEvent(f"limit must be None or an int from 0 to 2**63 - 1, got {limit!r}")
 
 

@@ -46,9 +46,12 @@ def test_duckdb_sql_error_is_a_store_error_with_cause():
 def test_duckdb_unopenable_file_is_a_store_error(tmp_path):
     import duckdb
 
-    with pytest.raises(eslib.StoreError) as info:
-        eslib.connect(f"duckdb:///{tmp_path}/missing/dir/x.duckdb")
+    path = tmp_path / "notes.duckdb"
+    path.write_text("not a database, " * 1000)
+    with pytest.raises(eslib.StoreError, match=r"notes\.duckdb") as info:
+        eslib.connect(f"duckdb:///{path}")
     assert isinstance(info.value.__cause__, duckdb.Error)
+    assert path.read_text() == "not a database, " * 1000
 
 
 def test_duckdb_translation_maps_each_driver_error():
