@@ -294,6 +294,9 @@ def test_import_errors_name_the_line(run, tmp_path):
     ("type.jsonl", b'{"stream_id": "s-1", "type": "T\\u0000", "data": {}}\n', "line 1: type"),
     ("version.jsonl", b'{"stream_id": "s-1", "type": "T", "version": "2", "data": {}}\n',
      "line 1: version"),
+    ("huge.jsonl", b'{"stream_id": "s-1", "type": "T", "data": {}}\n'
+                   b'{"stream_id": "s-1", "type": "T", "version": 9223372036854775808, '
+                   b'"data": {}}\n', "line 2: version"),
     ("latin1.jsonl", b'{"stream_id": "s-1", "type": "T", "data": {}}\n'
                      b'{"stream_id": "s-1", "type": "T", "data": {"x": "caf\xe9"}}\n',
      "latin1.jsonl:2: not UTF-8"),
