@@ -530,6 +530,21 @@ def test_transaction_commits_appends_and_checkpoints_together(store):
     assert store.append("s-1", [ev()], 1).version == 2  # the version cache recovered
 
 
+def test_a_rolled_back_transaction_leaves_no_event_behind(store):
+    store.append("old-1", [ev()])
+    with pytest.raises(RuntimeError, match="abort"), store.transaction() as tx:
+        # a new stream of several events and more events on an existing one
+        tx.append_many({"new-1": ([ev("A"), ev("B"), ev("C")], NO_STREAM),
+                        "old-1": ([ev(), ev()], 1)})
+        raise RuntimeError("abort")
+    assert [e.stream_id for e in store.read_all()] == ["old-1"]
+    assert store.stream_version("new-1") == 0 and store.stream_version("old-1") == 1
+    assert store.streams() == ["old-1"]
+    assert len(store.to_dataframe()) == 1
+    again = store.append("new-1", [ev("A")], NO_STREAM)
+    assert again.version == 1 and list(store.read_stream("new-1"))[0].type == "A"
+
+
 def test_a_store_write_inside_its_own_transaction_is_refused(store):
     # on PostgreSQL it would take another connection and wait on the transaction's locks
     with pytest.raises(eslib.ConfigurationError, match=r"tx\.append"), store.transaction() as tx:

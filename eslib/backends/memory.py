@@ -205,9 +205,10 @@ class MemoryBackend:
                 raise
 
     def _rollback_to(self, log_length: int) -> None:
-        for event in self._log[log_length:]:
-            del self._streams[event.stream_id][event.version - 1 :]
-            if not self._streams[event.stream_id]:
+        for event in reversed(self._log[log_length:]):  # newest first: each is its stream's last
+            stream = self._streams[event.stream_id]
+            stream.pop()
+            if not stream:
                 del self._streams[event.stream_id]
             del self._ids[event.id]
         del self._log[log_length:]
