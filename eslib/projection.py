@@ -11,8 +11,10 @@ Two kinds of read model:
 
 Two ways to run one:
 
-* inline — ``Repository(..., inline_projections=[p])`` applies the new events in
-  the same transaction as the append (an error aborts the save);
+* inline — ``Repository(..., inline_projections=[p])`` applies each save's events:
+  SQL read models in the append's transaction (an error aborts the save), Python ones
+  right after it commits (an error raises HandlerError; the model stops before that
+  event). Either first applies the events of its types it has not seen;
 * catch-up — :class:`ProjectionRunner` reads ``read_all`` from the checkpoint, on
   demand (``run_until_caught_up``), continuously (``start``/``stop``) or from
   scratch (``rebuild``).
@@ -28,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, HandlerError
 from .events import AppendResult, NewEvent, RecordedEvent
 from .registry import EventRegistry, default_registry
 from .store import EventStore, StoreTransaction
@@ -191,19 +193,46 @@ class ProjectionRunner(Follower):
 
 def apply_inline(
     projections: Sequence[Projection],
-    tx: StoreTransaction,
+    store: EventStore,
+    tx: StoreTransaction | None,
     stream_id: str,
     events: Sequence[Any],
     new_events: Sequence[NewEvent],
     result: AppendResult,
 ) -> None:
-    """Apply just-appended events to inline projections inside the append's transaction."""
-    first_version = result.version - len(new_events) + 1
+    """Bring inline projections up to just-appended events: the SQL read models (``tx``
+    given) inside the append's transaction, where an error aborts the save; the Python
+    ones (``tx`` None) once it has committed, since a Python model cannot roll back.
+
+    A projection that has not seen every earlier event of its types (added to a store
+    that had some, or written around) first reads them from the store: its checkpoint
+    never jumps past an event it did not apply.
+    """
     for projection in projections:
-        names = projection.type_names()
-        ctx = EventContext(tx if projection.in_store else None)
+        if projection.in_store == (tx is not None):
+            _apply_new(projection, store, tx, stream_id, events, new_events, result)
+
+
+def _apply_new(projection: Projection, store: EventStore, tx: StoreTransaction | None,
+               stream_id: str, events: Sequence[Any], new_events: Sequence[NewEvent],
+               result: AppendResult) -> None:
+    names = projection.type_names()
+    ctx = EventContext(tx)
+    checkpoint = tx.load_checkpoint(projection.name) if tx is not None else projection.position
+    first, applied = result.positions[0], 0
+    try:
+        if checkpoint < first - 1:
+            decode = projection.registry.decode
+            for recorded in store.read_all(from_position=checkpoint + 1, types=names):
+                if recorded.position >= first:
+                    break
+                ctx._load(recorded)
+                projection.apply(decode(recorded, raw_unknown=True), ctx)
+                applied = recorded.position
+                if tx is None:
+                    projection.position = applied
         ctx.stream_id = stream_id
-        applied = 0
+        first_version = result.version - len(new_events) + 1
         for i, (event, new) in enumerate(zip(events, new_events, strict=True)):
             if names is not None and new.type not in names:
                 continue
@@ -211,10 +240,13 @@ def apply_inline(
             ctx.type, ctx.metadata = new.type, new.metadata or {}
             projection.apply(event, ctx)
             applied = result.positions[i]
-        if not applied:
-            continue
-        if projection.in_store:
-            if applied > tx.load_checkpoint(projection.name):
-                tx.save_checkpoint(projection.name, applied)
-        else:
-            projection.position = max(projection.position, applied)
+            if tx is None:
+                projection.position = applied
+    except Exception as exc:
+        if tx is not None:
+            raise  # leaving the transaction's block aborts the save
+        failed = next(iter(store.read_all(from_position=ctx.position, limit=1)), ctx)
+        raise HandlerError(f"inline projection {projection.name} (the save itself is stored; "
+                           "its model stops before this event)", failed, 1, exc) from exc
+    if tx is not None and applied > checkpoint:
+        tx.save_checkpoint(projection.name, applied)

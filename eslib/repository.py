@@ -36,7 +36,8 @@ class Repository(Generic[A]):
     ``snapshot_every=N`` snapshots an aggregate each time a save carries its
     version past a multiple of N and makes ``get`` start from the latest snapshot
     (``0``: only snapshots taken with :meth:`snapshot`). ``bus`` receives the saved
-    events. ``inline_projections`` are updated in the same transaction as each save.
+    events. ``inline_projections`` are updated by each save: SQL read models in its
+    transaction, Python ones once it has committed (see :mod:`eslib.projection`).
     """
 
     def __init__(
@@ -151,16 +152,20 @@ class Repository(Generic[A]):
         if not aggregate._pending:
             return None
         stream_id, new_events, expected = self.prepare(aggregate, metadata)
-        if self.inline_projections:
-            from .projection import apply_inline
-
-            with self.store.transaction() as tx:
-                result = tx.append(stream_id, new_events, expected)
-                apply_inline(self.inline_projections, tx, stream_id, aggregate._pending,
-                             new_events, result)
-        else:
+        if not self.inline_projections:
             result = self.store.append(stream_id, new_events, expected)
+            self.saved(aggregate, result)
+            return result
+        from .projection import apply_inline
+
+        events = aggregate._pending
+        with self.store.transaction() as tx:
+            result = tx.append(stream_id, new_events, expected)
+            apply_inline(self.inline_projections, self.store, tx, stream_id, events,
+                         new_events, result)
         self.saved(aggregate, result)
+        apply_inline(self.inline_projections, self.store, None, stream_id, events, new_events,
+                     result)
         return result
 
     def prepare(

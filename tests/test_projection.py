@@ -174,6 +174,44 @@ def test_inline_projection_commits_with_the_append(store):
         assert store.load_checkpoint("sql_balances") == 2
 
 
+def test_inline_projection_added_late_first_applies_what_it_missed(store):
+    expected = fill(store, accounts=2, deposits=2)  # saved without the projection
+    store.append("audit-1", [eslib.NewEvent("Noted")])  # not of its types: skipped
+    late: list[eslib.Projection] = [Balances()]
+    if "sql" in store.capabilities:
+        late.append(SQLBalances())
+    repo = eslib.Repository(store, Account, inline_projections=late)
+    repo.update("0", lambda a: a.deposit(7))
+    expected["account-0"] += 7
+    eslib.Repository(store, Account).update("1", lambda a: a.deposit(1))  # written around it
+    repo.update("0", lambda a: a.deposit(1))
+    expected["account-1"] += 1
+    expected["account-0"] += 1
+    head = store.head_position()
+    assert late[0].balances == expected and late[0].position == head  # type: ignore[attr-defined]
+    if len(late) == 2:
+        assert table(store) == expected and store.load_checkpoint("sql_balances") == head
+        assert eslib.ProjectionRunner(store, late[1]).run_until_caught_up() == 0
+    assert eslib.ProjectionRunner(store, late[0]).run_until_caught_up() == 0
+
+
+def test_failing_python_inline_projection_never_holds_an_unsaved_event(store):
+    projection = Balances()
+    repo = eslib.Repository(store, Account, inline_projections=[projection])
+    account = repo.new("1")
+    account.open("ann")
+    account.deposit(5)
+    account.deposit(6)
+    projection.fail_at = 3  # the second deposit
+    with pytest.raises(eslib.HandlerError, match="save itself is stored") as info:
+        repo.save(account)
+    assert store.stream_version("account-1") == 3 and not account.pending_events
+    assert info.value.event.position == 3 and isinstance(info.value.__cause__, RuntimeError)
+    assert projection.balances == {"account-1": 5} and projection.position == 2
+    assert eslib.ProjectionRunner(store, projection).run_until_caught_up() == 1
+    assert projection.balances == {"account-1": 11}
+
+
 @needs_sql
 def test_failing_inline_projection_aborts_the_save(store):
     projection = SQLBalances()
