@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import InvalidEvent, RegistrationError, UnknownEventType, UpcastError
 from .events import NewEvent, RecordedEvent
+from .json_text import decode, encode
 from .validation import check_type, is_int
 
 if TYPE_CHECKING:  # lets type checkers see the fields of @event classes as __init__ arguments
@@ -223,6 +224,9 @@ class EventRegistry:
                 f"{entry.name} at {where} was written with schema version {stored}, newer than "
                 f"the registered version {entry.version}; upgrade this code before reading it"
             )
+        # a deep copy (stored data is shared between readers on the memory backend, and
+        # upcasters change nested lists and dicts in place); JSON in, so JSON round-trips
+        data = decode(encode(data))
         for version in range(stored, entry.version):
             upcast = self._upcasters.get((entry.name, version))
             if upcast is None:
@@ -232,7 +236,7 @@ class EventRegistry:
                     f"@eslib.upcaster({entry.name!r}, from_version={version})"
                 )
             try:
-                data = upcast(dict(data))  # a copy: stored data may be shared between readers
+                data = upcast(data)
             except Exception as exc:
                 raise UpcastError(
                     f"upcaster {entry.name} v{version}->v{version + 1} failed on {where}: {exc}"

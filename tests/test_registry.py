@@ -86,6 +86,24 @@ def test_upcasting_real_old_rows(store):
     assert next(store.read_stream("cart-9")).data == {"sku": "A1", "price": 2.5}
 
 
+def test_an_upcaster_changing_nested_data_in_place_leaves_history_alone(store):
+    local = EventRegistry()
+
+    @local.event("Tagged", version=2)
+    class Tagged:
+        tags: list[str]
+
+    @local.upcaster("Tagged", from_version=1)
+    def _add_tag(data):
+        data["tags"].append("v1")  # in place, on a nested list
+        return data
+
+    store.append("t-1", [eslib.NewEvent("Tagged", {"tags": ["a"]})])
+    for _ in range(3):  # the memory backend hands every reader the same stored dict
+        assert [local.decode(r) for r in store.read_stream("t-1")] == [Tagged(["a", "v1"])]
+    assert next(store.read_stream("t-1")).data == {"tags": ["a"]}
+
+
 def test_missing_upcaster_and_future_version(store):
     local = EventRegistry()
     local.register(type("Renamed", (), {"__annotations__": {"x": "int"}}), version=2)
