@@ -31,6 +31,12 @@ from .registry import EventRegistry, default_registry
 _INTERNAL = frozenset({"id", "version", "_pending"})
 
 
+def check_category(category: object, what: str) -> None:
+    if not isinstance(category, str) or not category or "-" in category:
+        raise ConfigurationError(f"{what} must be a non-empty string without '-' "
+                                 f"(stream ids are category-id), got {category!r}")
+
+
 class Aggregate:
     """Base class of event-sourced aggregates.
 
@@ -56,11 +62,7 @@ class Aggregate:
         super().__init_subclass__(**kwargs)
         if "category" not in cls.__dict__:
             cls.category = cls.__name__.lower()
-        if not isinstance(cls.category, str) or not cls.category or "-" in cls.category:
-            raise ConfigurationError(
-                f"{cls.__qualname__}.category must be a non-empty string without '-' "
-                f"(stream ids are category-id), got {cls.category!r}"
-            )
+        check_category(cls.category, f"{cls.__qualname__}.category")
 
     def __new__(cls, id: Any = None, *args: Any, **kwargs: Any) -> Aggregate:
         # bookkeeping is set here so a subclass __init__ that forgets super() still works

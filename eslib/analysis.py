@@ -103,6 +103,10 @@ def sql(store: EventStore, query: str, params: Sequence[object] | None = None) -
     """
     if not isinstance(query, str) or not query.strip():
         raise ConfigurationError(f"query must be a non-empty SQL string, got {query!r}")
+    if params is not None and (isinstance(params, (str, bytes)) or
+                               not isinstance(params, Sequence)):
+        raise ConfigurationError(f"params must be a list or tuple of values for the ? "
+                                 f"placeholders, got {type(params).__name__}")
     return frames.run_sql(store, query, list(params or ()), announce=_announce)
 
 
@@ -257,7 +261,7 @@ def read_model(
     if table is not None:
         if store is None:
             raise ConfigurationError("read_model(table=...) needs the store it lives in")
-        if not table.replace("_", "").replace(".", "").isalnum():
+        if not isinstance(table, str) or not table.replace("_", "").replace(".", "").isalnum():
             raise ConfigurationError(f"{table!r} is not a plain table name")
         return sql(store, f"SELECT * FROM {table}")
     if projection is None:

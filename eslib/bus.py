@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigurationError
+from .validation import is_int
 
 log = logging.getLogger("eslib.bus")
 
@@ -53,6 +54,8 @@ class EventBus:
     def __init__(self, *, keep_failures: int = 1000) -> None:
         self._handlers: dict[type, list[EventHandler]] = {}
         self._lock = threading.Lock()
+        if not is_int(keep_failures, 0):
+            raise ConfigurationError(f"keep_failures must be an int >= 0, got {keep_failures!r}")
         self._keep = keep_failures
         self.failures: list[HandlerFailure] = []  #: the most recent failures, oldest first
 
@@ -100,5 +103,5 @@ class EventBus:
         if failures:
             with self._lock:
                 self.failures.extend(failures)
-                del self.failures[: -self._keep]
+                del self.failures[: max(0, len(self.failures) - self._keep)]
         return failures

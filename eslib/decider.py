@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from .aggregate import Aggregate
+from .aggregate import Aggregate, check_category
 from .registry import EventRegistry, default_registry
 
 S = TypeVar("S")
@@ -55,6 +55,7 @@ class Decider(Generic[S, C, E]):
         registry: EventRegistry | None = None,
         snapshot_schema: str | None = None,
     ) -> None:
+        check_category(category, "a decider's category")
         self.initial_state = initial_state
         self.decide = decide
         self.evolve = evolve

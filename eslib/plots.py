@@ -117,6 +117,9 @@ def swimlanes(
             raise ConfigurationError("swimlanes needs stream_ids or a category")
         frame = analysis.events_frame(store, category=category, expand=False)
         stream_ids = sorted(frame["stream_id"].unique())
+    elif isinstance(stream_ids, str):  # list("account-1") would draw a lane per character
+        raise ConfigurationError(f"swimlanes takes a list of stream ids, got the string "
+                                 f"{stream_ids!r}; write [{stream_ids!r}]")
     else:
         stream_ids = list(stream_ids)
         frames = [analysis.events_frame(store, s, expand=False) for s in stream_ids]

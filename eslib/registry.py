@@ -103,7 +103,7 @@ class EventRegistry:
                 f"event class {cls.__qualname__} is a mutable dataclass; events are facts: "
                 "use @dataclass(frozen=True), or drop @dataclass and let @eslib.event add it"
             )
-        name = name or cls.__name__
+        name = cls.__name__ if name is None else name
         _check_name(name)
         fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         fast = not hasattr(cls, "__post_init__") and "__slots__" not in cls.__dict__

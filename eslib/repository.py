@@ -86,12 +86,14 @@ class Repository(Generic[A]):
 
     def new(self, id: Any) -> A:
         """A fresh aggregate (version 0) to run creation commands on."""
+        _check_id(id)
         return self.aggregate_class(id)
 
     def get(self, id: Any, *, version: int | None = None) -> A:
         """The aggregate, rebuilt from its events; ``version=N`` gives its state right after
         event N (time travel). Raises :class:`~eslib.AggregateNotFound`.
         """
+        _check_id(id)
         if version is not None:
             check_bound("version", version)
         cls = self.aggregate_class
@@ -245,3 +247,8 @@ class Repository(Generic[A]):
                 if attempt > retries:
                     raise
                 log.debug("conflict on %s, retry %d/%d", aggregate.stream_id, attempt, retries)
+
+
+def _check_id(id: object) -> None:
+    if id is None or id == "":  # else streams "account-None" and "account-" appear
+        raise InvalidEvent(f"an aggregate id must not be None or empty, got {id!r}")

@@ -206,7 +206,8 @@ class Subscription(Follower):
     ``event`` is the decoded domain event (the RecordedEvent itself for types no
     class is registered for). With a ``name`` the checkpoint is kept in the store
     (saved after each event: at-least-once, a crash redelivers at most one event);
-    without one it lives in this object and starts at ``from_position - 1``.
+    without one it lives in this object. Either way it starts at ``from_position`` or
+    after the stored checkpoint, whichever is later.
     """
 
     def __init__(
@@ -232,7 +233,9 @@ class Subscription(Follower):
         self._position = from_position - 1
 
     def checkpoint(self) -> int:
-        return self.store.load_checkpoint(self.name) if self._durable else self._position
+        if self._durable:
+            return max(self.store.load_checkpoint(self.name), self._position)
+        return self._position
 
     @property
     def position(self) -> int:

@@ -71,6 +71,12 @@ def test_record_rejects_non_events_at_once():
     assert broken.version == 0 and broken.pending_events == ()
 
 
+def test_a_decider_category_is_checked_like_an_aggregates():
+    for bad in (5, "", "bank-account"):
+        with pytest.raises(eslib.ConfigurationError, match="without '-'"):
+            eslib.Decider(0, lambda c, s: [], lambda s, e: s, category=bad)  # type: ignore[arg-type]
+
+
 def test_category_default_and_override():
     class ShoppingCart(eslib.Aggregate):
         pass

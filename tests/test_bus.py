@@ -51,6 +51,18 @@ def test_failing_handler_does_not_undo_the_save(store, caplog):
     assert "mail server down" in caplog.text
 
 
+def test_keep_failures_bounds_the_failure_list():
+    for keep in (0, 2):
+        bus = eslib.EventBus(keep_failures=keep)
+        bus.on(object)(lambda event: 1 / 0)
+        for n in range(5):
+            assert len(bus.publish([n])) == 1
+        assert [f.event for f in bus.failures] == [3, 4][2 - keep:]
+    for bad in (-1, 1.5, None):
+        with pytest.raises(eslib.ConfigurationError, match="keep_failures"):
+            eslib.EventBus(keep_failures=bad)  # type: ignore[arg-type]
+
+
 def test_nothing_published_when_the_save_fails(store):
     bus = eslib.EventBus()
     seen: list[Any] = []

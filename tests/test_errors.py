@@ -79,3 +79,18 @@ def test_closed_store_raises_store_closed_error():
                  lambda: store.stream_version("s-1")):
         with pytest.raises(eslib.StoreClosedError):
             call()
+
+
+def test_analysis_arguments_of_the_wrong_kind_are_configuration_errors():
+    from eslib import analysis
+
+    with eslib.connect("memory://") as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+        for params in ("s-1", {"a": 1}, 5):
+            with pytest.raises(eslib.ConfigurationError, match="list or tuple"):
+                analysis.sql(store, "SELECT count(*) FROM eslib_events WHERE stream_id = ?",
+                             params)  # type: ignore[arg-type]
+        assert analysis.sql(store, "SELECT count(*) AS n FROM eslib_events WHERE "
+                            "stream_id = ?", ("s-1",))["n"].tolist() == [1]
+        with pytest.raises(eslib.ConfigurationError, match="plain table name"):
+            analysis.read_model(store=store, table=3)  # type: ignore[arg-type]

@@ -100,3 +100,5 @@ def test_swimlanes(shop):
     assert len(by_category.get_yticks()) == 5
     with pytest.raises(eslib.ConfigurationError):
         plots.swimlanes(shop)
+    with pytest.raises(eslib.ConfigurationError, match=r"write \['order-1'\]"):
+        plots.swimlanes(shop, "order-1")  # not one lane per character

@@ -190,6 +190,11 @@ def test_a_type_name_the_store_would_refuse_is_refused_at_registration(name):
         registry.upcaster(name, from_version=1)
 
 
+def test_an_empty_event_name_is_refused_not_replaced_by_the_class_name():
+    with pytest.raises(eslib.RegistrationError, match="non-empty"):
+        EventRegistry().event("")(type("Named", (), {"__annotations__": {"x": "int"}}))
+
+
 def test_an_upcaster_must_be_callable():
     with pytest.raises(eslib.RegistrationError, match="function"):
         eslib.EventRegistry().upcaster("T", from_version=1)("not a function")  # type: ignore[arg-type]

@@ -44,6 +44,18 @@ def test_time_travel(store):
         repo.get("1", version=5)
 
 
+def test_an_aggregate_id_must_not_be_none_or_empty(store):
+    repo = eslib.Repository(store, Account)
+    for bad in (None, ""):
+        with pytest.raises(eslib.InvalidEvent, match="must not be None or empty"):
+            repo.update(bad, lambda a: a.open("ann"), create=True)
+        with pytest.raises(eslib.InvalidEvent, match="must not be None or empty"):
+            repo.get(bad)
+    assert store.streams() == []
+    repo.update(0, lambda a: a.open("zed"), create=True)  # 0 is an id like any other
+    assert store.streams() == ["account-0"]
+
+
 def test_missing_aggregate(store):
     repo = eslib.Repository(store, Account)
     with pytest.raises(eslib.AggregateNotFound, match="'account-nope'") as info:

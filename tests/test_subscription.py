@@ -112,6 +112,18 @@ def test_thread_follows_new_events(store):
     assert seen == list(range(1, 9)) and not sub.running
 
 
+def test_a_named_subscription_starts_at_from_position_then_at_its_checkpoint(store):
+    open_with_deposits(store)  # positions 1-4
+    seen: list[int] = []
+    sub = eslib.Subscription(store, lambda e, r: seen.append(r.position), name="mailer",
+                             from_position=3)
+    assert sub.run_until_caught_up() == 2 and seen == [3, 4]
+    open_with_deposits(store, id="2")  # positions 5-8
+    again = eslib.Subscription(store, lambda e, r: seen.append(r.position), name="mailer",
+                               from_position=1)  # the stored checkpoint is later: it wins
+    assert again.run_until_caught_up() == 4 and seen == [3, 4, 5, 6, 7, 8]
+
+
 def test_thread_stops_on_failure_and_stop_reraises(store):
     open_with_deposits(store)
 
