@@ -1,6 +1,6 @@
 """Proving two stores hold the same events: per-stream digests and the global order.
 
-Used after ``eslib copy`` (:func:`eslib.transfer.copy_events`) and by the tests of
+Used after ``eslib copy`` (:func:`eslib.copying.copy_events`) and by the tests of
 every import path; data and metadata are compared as canonical JSON, so two
 backends that store the same object with different key order or spacing agree.
 """

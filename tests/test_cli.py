@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 import eslib
 from eslib import transfer, verification
 from eslib.cli import cli
+from eslib.copying import copy_events
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 COMMANDS = sorted(cli.commands)
@@ -263,6 +264,35 @@ def test_export_a_stream_or_a_category_to_stdout(run, make_store):
     run("export", "--stream", "a-1", "--category", "a", code=2)
 
 
+def test_import_refuses_a_row_whose_version_the_store_holds_with_another_event(run, make_store,
+                                                                               tmp_path):
+    seed(make_store(), streams=2, per_stream=2)
+    full = tmp_path / "all.jsonl"
+    run("export", "-o", str(full))
+    target = f"duckdb:///{tmp_path / 'target.duckdb'}"
+    with eslib.connect(target) as store:  # its order-0@1 is another event
+        store.append("order-0", [eslib.NewEvent("Mine", {"mine": True})])
+    result = run("import", str(full), "--url", target, url=False, code=1)
+    assert_one_line_error(result, "InvalidEvent")
+    assert "line 1: stream 'order-0' already holds another event at version 1" in result.stderr
+    with eslib.connect(target) as store:
+        assert [e.type for e in store.read_all()] == ["Mine"]
+
+
+def test_import_refuses_a_versioned_row_whose_id_is_stored_elsewhere(run, make_store,
+                                                                     tmp_path):
+    event_id = str(uuid.uuid4())
+    make_store().append("a-1", [eslib.NewEvent("T", {}, id=event_id)])
+    path = tmp_path / "moved.jsonl"
+    path.write_text(f'{{"stream_id": "b-1", "version": 1, "type": "T", "data": {{}}}}\n'
+                    f'{{"stream_id": "b-1", "version": 2, "type": "T", "data": {{}}, '
+                    f'"id": "{event_id}"}}\n'
+                    f'{{"stream_id": "b-1", "version": 3, "type": "T", "data": {{}}}}\n')
+    result = run("import", str(path), code=1)
+    assert_one_line_error(result, "DuplicateEventId")
+    assert make_store().stream_version("b-1") == 0  # not versions 1 and 2 of three
+
+
 def test_import_of_minimal_files_twice_is_idempotent(run, make_store, tmp_path):
     (tmp_path / "few.jsonl").write_text("".join(
         f'{{"stream_id": "s-{i % 2}", "type": "T", "data": {{"i": {i}}}}}\n' for i in range(5)))
@@ -357,11 +387,46 @@ def test_copy_duckdb_to_postgres_and_resume(tmp_path, postgres_url):
             assert _everything(target) == _everything(source)
 
 
-def test_copy_reports_a_difference(tmp_path):
+def test_copy_refuses_a_target_holding_other_events_and_writes_nothing(tmp_path):
+    source = eslib.connect("memory://")
+    seed(source, streams=2, per_stream=3)
+    obj = lambda url: (eslib.EventStore(source.backend, source.url)  # noqa: E731
+                       if url == "memory://" else eslib.connect(url))
     target_url = f"duckdb:///{tmp_path / 't.duckdb'}"
+    with eslib.connect(target_url) as target:  # its order-0@1 is not the source's
+        target.append("order-0", [eslib.NewEvent("Stray", {})])
+    result = CliRunner().invoke(cli, ["copy", "--from", "memory://", "--to", target_url],
+                                obj=obj)
+    assert result.exit_code == 1, result.output
+    assert_one_line_error(result, "InvalidEvent")
+    assert "already holds other events" in result.stderr and "order-0@1" in result.stderr
     with eslib.connect(target_url) as target:
-        target.append("other-1", [eslib.NewEvent("Stray", {})])
-    result = CliRunner().invoke(cli, ["copy", "--from", "memory://", "--to", target_url])
-    assert result.exit_code == 1
-    assert "1 streams differ" in result.stdout
-    assert result.stderr.strip().startswith("error: the stores differ: 'other-1'")
+        assert [e.type for e in target.read_all()] == ["Stray"]
+    # a target with more events than the source is not a copy of it either
+    with eslib.connect(target_url) as target, pytest.raises(eslib.InvalidEvent,
+                                                            match="holds more events"):
+        copy_events(eslib.connect("memory://"), target)
+
+
+def test_copy_resumes_from_a_copied_prefix_whatever_the_page_size(tmp_path):
+    source = eslib.connect("memory://")
+    seed(source, streams=3, per_stream=10)
+    prefix = source.to_arrow(limit=12).select(
+        ["stream_id", "type", "data", "metadata", "id", "recorded_at"])
+    with eslib.connect(f"duckdb:///{tmp_path / 't.duckdb'}") as target:
+        target.bulk_append(prefix)
+        report = copy_events(source, target, page=5)
+        assert (report.written, report.skipped) == (18, 12)
+        assert verification.verify(source, target).ok
+        assert _everything(target) == _everything(source)
+        again = copy_events(source, target, page=7)
+        assert (again.written, again.skipped) == (0, 30)
+
+
+def test_verify_names_the_streams_that_differ():
+    source, target = eslib.connect("memory://"), eslib.connect("memory://")
+    seed(source, streams=2, per_stream=2)
+    copy_events(source, target)
+    target.append("other-1", [eslib.NewEvent("Stray", {})])
+    result = verification.verify(source, target)
+    assert not result.ok and result.mismatched == ["other-1"]

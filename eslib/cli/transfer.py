@@ -1,4 +1,5 @@
-"""Moving events: ``import``, ``export``, ``copy`` (the work lives in :mod:`eslib.transfer`)."""
+"""Moving events: ``import``, ``export``, ``copy`` (the work lives in :mod:`eslib.transfer`
+and :mod:`eslib.copying`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import IO
 import click
 
 from .. import transfer, verification
+from ..copying import copy_events
 from ..errors import EslibError
 from ..store import EventStore
 from .base import DEBUG, common, debug_option, open_store, progress
@@ -97,8 +99,9 @@ def copy(source: str, target: str, no_verify: bool, show_streams: bool) -> None:
     Keeps stream ids, versions, event ids, timestamps and the global order; afterwards
     compares the event count and a checksum of every stream, and the order of all ids.
 
-    Resumable: running it again after an interruption copies only what is missing.
-    Exit code 1 when the stores differ afterwards.
+    The target must be empty or hold a copy of the source's first events: running it
+    again after an interruption copies only what is missing; a target holding other
+    events is refused before anything is written. Exit code 1 when the stores differ.
 
     Example: eslib copy --from duckdb:///shop.duckdb --to postgresql://app@db/shop
     """
@@ -108,7 +111,7 @@ def copy(source: str, target: str, no_verify: bool, show_streams: bool) -> None:
         raise click.UsageError("--from and --to name the same store")
     total = src.head_position()
     with progress(total, "copy") as bar:
-        report = transfer.copy_events(src, dst, on_progress=bar.update)
+        report = copy_events(src, dst, on_progress=bar.update)
     click.echo(f"copied {report.written:,} events from {src.url} to {dst.url} "
                f"({report.skipped:,} already there)")
     if no_verify:
