@@ -84,6 +84,17 @@ def pages(store: EventStore, *, stream_id: str | None = None, category: str | No
         start = table.column("position")[-1].as_py() + 1
 
 
+def write_all(out: IO[bytes], data: bytes) -> None:
+    """``out.write(data)``, all of it: a buffered pipe returns a short count, without an
+    error, when its reader has gone (``eslib export | head``); the next write raises."""
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        if not written:
+            raise BrokenPipeError("the output was closed")
+        view = view[written:]
+
+
 def export_events(store: EventStore, out: IO[bytes], fmt: str, *, stream_id: str | None = None,
                   category: str | None = None, on_progress: Progress | None = None) -> int:
     """Write events to a binary file object; the number written."""
@@ -93,7 +104,7 @@ def export_events(store: EventStore, out: IO[bytes], fmt: str, *, stream_id: str
     writer: Any = None
     for table in pages(store, stream_id=stream_id, category=category):
         if fmt == "jsonl":
-            out.write(_jsonl(table))
+            write_all(out, _jsonl(table))
         elif fmt == "csv":
             import pyarrow.csv as pacsv
 

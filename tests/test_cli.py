@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
 
@@ -291,6 +292,39 @@ def test_import_refuses_a_versioned_row_whose_id_is_stored_elsewhere(run, make_s
     result = run("import", str(path), code=1)
     assert_one_line_error(result, "DuplicateEventId")
     assert make_store().stream_version("b-1") == 0  # not versions 1 and 2 of three
+
+
+def test_a_refused_export_leaves_an_existing_file_as_it_was(run, make_store, tmp_path):
+    seed(make_store())
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("keep me\n")
+    assert_one_line_error(run("export", "--stream", "", "-o", str(kept), code=1), "InvalidEvent")
+    assert kept.read_text() == "keep me\n" and sorted(p.name for p in tmp_path.iterdir()
+                                                      if "partial" in p.name) == []
+    run("export", "-o", str(kept))
+    assert len(kept.read_text().splitlines()) == 12
+    missing = run("export", "-o", str(tmp_path / "no-folder" / "x.jsonl"), code=2)
+    assert "does not exist; create it first" in missing.output
+
+
+def test_export_into_a_closed_pipe_fails(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"duckdb:///{tmp_path / 'big.duckdb'}"
+    with eslib.connect(url) as store:  # ~1 MB of JSON lines: more than a pipe holds
+        store.bulk_append(pa.table({"stream_id": [f"s-{i % 9}" for i in range(4000)],
+                                    "type": ["T"] * 4000,
+                                    "data": ['{"text": "' + "y" * 200 + '"}'] * 4000}))
+    for fmt in ("jsonl", "parquet"):
+        with subprocess.Popen(
+            [sys.executable, "-c", "from eslib.cli import main; main()", "export", "--url", url,
+             "--format", fmt],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
+            assert export.stdout is not None and len(export.stdout.read(10)) == 10
+            export.stdout.close()  # `| head -c 10`
+            assert export.stderr is not None and b"exported" not in export.stderr.read()
+            assert export.wait(timeout=60) == 1, fmt
 
 
 def test_import_of_minimal_files_twice_is_idempotent(run, make_store, tmp_path):

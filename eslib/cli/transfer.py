@@ -65,12 +65,28 @@ def export(url: str | None, stream: str | None, category: str | None, fmt: str |
     total = store.stream_version(stream) if stream else None
     with progress(total, "export") as bar:
         if output is not None:
-            with output.open("wb") as out:
-                count = transfer.export_events(store, out, fmt, stream_id=stream,
-                                               category=category, on_progress=bar.update)
+            count = _export_file(store, output, fmt, stream, category, bar.update)
         else:
             count = _export_stdout(store, fmt, stream, category, bar.update)
     click.echo(f"exported {count:,} events" + (f" to {output}" if output else ""), err=True)
+
+
+def _export_file(store: EventStore, output: Path, fmt: str, stream: str | None,
+                 category: str | None, update: transfer.Progress) -> int:
+    """Written beside ``output`` and renamed at the end: a refused or interrupted export
+    leaves an existing file as it was."""
+    if not output.parent.is_dir():
+        raise click.UsageError(f"the folder {str(output.parent)!r} does not exist; create it "
+                               "first or choose another --output")
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("wb") as out:
+            count = transfer.export_events(store, out, fmt, stream_id=stream,
+                                           category=category, on_progress=update)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
 
 
 def _export_stdout(store: EventStore, fmt: str, stream: str | None, category: str | None,
@@ -82,7 +98,7 @@ def _export_stdout(store: EventStore, fmt: str, stream: str | None, category: st
     buffer = io.BytesIO()  # Parquet writes its footer last: needs a seekable file
     count = transfer.export_events(store, buffer, fmt, stream_id=stream,
                                    category=category, on_progress=update)
-    out.write(buffer.getvalue())
+    transfer.write_all(out, buffer.getvalue())
     out.flush()
     return count
 
