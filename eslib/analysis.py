@@ -76,6 +76,15 @@ def events_frame(
     becomes ``"data.<key>"``), and with ``metadata=True`` one ``"metadata.<key>"``
     column per metadata key. ``expand=False`` keeps ``data`` (and ``metadata``) as
     JSON text. An unknown stream or category gives an empty frame with these columns.
+
+    Every backend types a column alike: whole numbers that fit int64 give ``int64``
+    (``Int64`` with gaps), numbers with a fraction or exponent make it ``float64``, a
+    whole number beyond int64 makes it JSON text (its exact digits, never a rounded
+    float); ``true``/``false`` give ``bool`` (``boolean`` with gaps). An object found
+    beside other values at its key, or only ever empty (``{}``), is JSON text in one
+    column; events whose ``data`` is ``{}`` add no columns. JSON text is compact; a
+    number inside it may read differently on memory and DuckDB stores (``1e100`` for
+    ``1e+100``), which rewrite it.
     It shows every committed event (on PostgreSQL also those a ``read_all`` follower
     is still held back from by its ordering fence).
 

@@ -107,6 +107,58 @@ def test_a_large_frame_is_announced_with_its_size(shop, monkeypatch, caplog):
     assert "5 rows" in caplog.records[0].getMessage()
 
 
+def _expanded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=EVENT_COLUMNS)
+
+
+def _expected(positions: list[int], **columns: pd.Series) -> pd.DataFrame:
+    index = pd.Index(positions, dtype="int64", name="position")
+    return pd.DataFrame({name: values.set_axis(index) for name, values in columns.items()},
+                        index=index)
+
+
+def test_events_without_data_or_metadata_add_no_columns(store):
+    store.append("order-1", [eslib.NewEvent("Cancelled", {})])
+    for frame in (analysis.events_frame(store), analysis.events_frame(store, metadata=True)):
+        assert list(frame.columns) == EVENT_COLUMNS and list(frame.index) == [1]
+    store.append("order-2", [eslib.NewEvent("Placed", {"qty": 1})])
+    pd.testing.assert_frame_equal(
+        _expanded(analysis.events_frame(store, metadata=True)),
+        _expected([1, 2], qty=pd.Series([None, 1], dtype="Int64")))
+
+
+def test_an_empty_key_is_a_column(store):
+    store.append("c-1", [eslib.NewEvent("T", {"": 1, "a": {"": "x"}}, metadata={"": True})])
+    pd.testing.assert_frame_equal(
+        _expanded(analysis.events_frame(store, "c-1", metadata=True)),
+        _expected([1], **{"": pd.Series([1]), "a.": pd.Series(["x"], dtype="str"),
+                          "metadata.": pd.Series([True])}))
+
+
+def test_integers_keep_every_digit(store):
+    store.append("b-1", [eslib.NewEvent("T", {"x": 2**53 + 1, "y": 1, "top": 2**63 - 1}),
+                         eslib.NewEvent("T", {"x": -1, "y": -1, "low": -2**63})])
+    pd.testing.assert_frame_equal(
+        _expanded(analysis.events_frame(store)),
+        _expected([1, 2], x=pd.Series([2**53 + 1, -1]), y=pd.Series([1, -1]),
+                  top=pd.Series([2**63 - 1, None], dtype="Int64"),
+                  low=pd.Series([None, -2**63], dtype="Int64")))
+
+
+def test_values_of_mixed_types_or_beyond_int64_are_json_text(store):
+    store.append("m-1", [
+        eslib.NewEvent("T", {"x": 1, "o": {"p": 1}, "big": 2**64, "e": {}, "n": 1.5,
+                             "w": {"v": 2**63}}),
+        eslib.NewEvent("T", {"x": {"y": 2}, "o": 3, "big": 1.5, "n": 2, "w": {}})])
+    pd.testing.assert_frame_equal(
+        _expanded(analysis.events_frame(store)),
+        _expected([1, 2], x=pd.Series(["1", '{"y":2}'], dtype="str"),
+                  o=pd.Series(['{"p":1}', "3"], dtype="str"),
+                  big=pd.Series([str(2**64), "1.5"], dtype="str"),
+                  e=pd.Series(["{}", None], dtype="str"), n=pd.Series([1.5, 2.0]),
+                  **{"w.v": pd.Series([str(2**63), None], dtype="str")}))
+
+
 # -- SQL ------------------------------------------------------------------------------------
 
 
