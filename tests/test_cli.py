@@ -327,6 +327,26 @@ def test_export_into_a_closed_pipe_fails(tmp_path):
             assert export.wait(timeout=60) == 1, fmt
 
 
+@pytest.mark.parametrize("args, option", [
+    (["tail", "--poll", "-1"], "--poll"), (["tail", "--poll", "nan"], "--poll"),
+    (["tail", "--poll", "0"], "--poll"), (["tail", "--timeout", "nan"], "--timeout"),
+    (["tail", "--timeout", "-1"], "--timeout"),
+    (["tail", "--from-position", str(2**63)], "--from-position"),
+    (["read", "s-1", "--limit", str(2**63)], "--limit"),
+    (["read", "s-1", "--from-version", "99999999999999999999999"], "--from-version"),
+])
+def test_bad_numbers_are_usage_errors(run, args, option):
+    result = run(*args, code=2)
+    assert f"Invalid value for '{option}'" in result.output and "Traceback" not in result.output
+
+
+def test_read_with_limit_zero_is_not_an_empty_stream(run):
+    run("append", "s-1", "T")
+    result = run("read", "s-1", "--limit", "0")
+    assert result.stdout.splitlines()[0].startswith("version") and "no events" not in result.stderr
+    assert len(result.stdout.splitlines()) == 2  # the header and its rule: no event rows
+
+
 def test_import_of_minimal_files_twice_is_idempotent(run, make_store, tmp_path):
     (tmp_path / "few.jsonl").write_text("".join(
         f'{{"stream_id": "s-{i % 2}", "type": "T", "data": {{"i": {i}}}}}\n' for i in range(5)))

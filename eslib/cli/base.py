@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +48,26 @@ class EslibGroup(click.Group):
                 raise
             click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(1)
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds, >= 0 (or > 0): float() takes "nan" and "-1"."""
+
+    name = "seconds"
+
+    def __init__(self, positive: bool = False) -> None:
+        self.positive = positive
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0 or (self.positive and seconds == 0):
+            self.fail(f"{value!r} is not a number of seconds "
+                      f"{'> 0' if self.positive else '>= 0'}", param, ctx)
+        return seconds
 
 
 def one_line(exc: BaseException) -> str:

@@ -13,7 +13,8 @@ import click
 from ..events import RecordedEvent
 from ..store import EventStore
 from ..transfer import event_json
-from .base import common, echo_json, json_option, open_store, print_table
+from ..validation import MAX_INT
+from .base import Seconds, common, echo_json, json_option, open_store, print_table
 
 _TIME = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?")
 
@@ -40,8 +41,9 @@ def streams(url: str | None, category: str | None, as_json: bool) -> None:
 @click.command()
 @common
 @click.argument("stream")
-@click.option("--from-version", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many events.")
+@click.option("--from-version", type=click.IntRange(min=1, max=MAX_INT), default=1,
+              show_default=True)
+@click.option("--limit", type=click.IntRange(min=0, max=MAX_INT), help="At most this many events.")
 @click.option("--backwards", is_flag=True, help="Newest first.")
 @json_option
 def read(url: str | None, stream: str, from_version: int, limit: int | None, backwards: bool,
@@ -57,7 +59,7 @@ def read(url: str | None, stream: str, from_version: int, limit: int | None, bac
             echo_json(event_json(event))
         return
     rows = [_row(e) for e in events]
-    if not rows:
+    if not rows and limit != 0:
         click.echo(f"stream {stream!r} has no events" + (
             f" from version {from_version}" if from_version > 1 else ""), err=True)
         return
@@ -71,13 +73,14 @@ def _row(event: RecordedEvent) -> tuple[Any, ...]:
 
 @click.command()
 @common
-@click.option("--from-position", type=click.IntRange(min=1),
+@click.option("--from-position", type=click.IntRange(min=1, max=MAX_INT),
               help="Start here (inclusive). Default: only events appended from now on.")
 @click.option("--category", help="Only events of streams of this category.")
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
-@click.option("--max-events", type=click.IntRange(min=1), help="Stop after this many events.")
-@click.option("--timeout", type=float, help="Stop after this many seconds.")
-@click.option("--poll", type=float, default=0.2, show_default=True,
+@click.option("--max-events", type=click.IntRange(min=1, max=MAX_INT),
+              help="Stop after this many events.")
+@click.option("--timeout", type=Seconds(), help="Stop after this many seconds.")
+@click.option("--poll", type=Seconds(positive=True), default=0.2, show_default=True,
               help="Seconds between reads when caught up.")
 @json_option
 def tail(url: str | None, from_position: int | None, category: str | None,
