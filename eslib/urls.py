@@ -7,7 +7,7 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -18,7 +18,8 @@ DEFAULT_URL = "duckdb:///eslib.duckdb"
 
 ACCEPTED = (
     "memory://, duckdb:///relative/path.duckdb, duckdb:////absolute/path.duckdb, "
-    "duckdb:///:memory:, postgresql://user[:password]@host[:port]/database, "
+    "duckdb:///:memory:, postgresql://user[:password]@host[:port]/database "
+    "(or postgresql:///database?host=…), "
     "grpc://[:token@]host[:port] (an eslib server; grpcs:// with TLS)"
 )
 
@@ -130,7 +131,8 @@ def grpc_target(url: str) -> GrpcTarget:
 
     scheme = url.split("://", 1)[0].lower()
     form = f"write {scheme}://host:port, {scheme}://:token@host:port or ?token=…"
-    shown = re.sub(r"://[^/?#]*@", "://***@", hide_password(url))  # a token may be the user
+    # a token may be the user part, and may hold a "/": hide all up to the last "@"
+    shown = re.sub(r"://[^?]*@", "://***@", hide_password(url))
     try:
         parts = urlsplit(url)
         port = parts.port or GRPC_DEFAULT_PORT
@@ -149,36 +151,102 @@ def grpc_target(url: str) -> GrpcTarget:
                       token or os.environ.get("ESLIB_GRPC_TOKEN") or None, ca)
 
 
+POSTGRES_FORMS = (
+    "write postgresql://user[:password]@host[:port]/database or "
+    "postgresql:///database?host=…&user=…, percent-encoding / ? # @ : % in a user name "
+    "or password (/ as %2F, @ as %40, % as %25)"
+)
+
+
 def _parse_postgres(url: str) -> StoreURL:
+    """Check a PostgreSQL URL the way libpq reads it, so its errors (which quote the
+    offending text, password included) never reach the user; the URL is passed on as is."""
+    rest = url.split("://", 1)[1]
+    # not urlunsplit(): it turns postgresql:///db?host=… (no netloc) into postgresql:/db?host=…
+    target = "postgresql://" + rest
+    # libpq's split: the user part ends at the first "@" before any "/"
+    userinfo, at, after = rest.partition("@")
+    if not at or "/" in userinfo:
+        userinfo, after = "", rest
     safe = hide_password(url)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - validates the port
-    except ValueError as exc:
-        raise ConfigurationError(
-            f"malformed PostgreSQL URL {safe!r} ({hide_password(str(exc))}); "
-            "write postgresql://user[:password]@host[:port]/database"
-        ) from None
-    if not parts.hostname and "host=" not in parts.query:
-        raise ConfigurationError(
-            f"PostgreSQL URL {safe!r} names no host; "
-            "write postgresql://user[:password]@host[:port]/database"
-        )
-    target = urlunsplit(("postgresql", *tuple(parts)[1:]))
+
+    def malformed(what: str) -> ConfigurationError:
+        return ConfigurationError(f"malformed PostgreSQL URL {safe!r}: {what}; {POSTGRES_FORMS}")
+
+    hosts, _, path = after.partition("?")[0].partition("/")
+    if "@" in path and not userinfo:  # postgresql://user:ab/cd@host/db
+        raise malformed("an '@' after the host: a password holding '/' must write it as %2F "
+                        "(an '@' in a database name as %40)")
+    if "@" in hosts:  # libpq would take "…@host" as the host name, showing the password's tail
+        raise malformed("more than one '@' before the host: write an '@' in a user name or "
+                        "password as %40")
+    bad_escape = re.search(r"%(?![0-9A-Fa-f]{2})|%00", rest)
+    if bad_escape:
+        where = "the user name or password" if bad_escape.start() < len(userinfo) \
+            else "the host, database or a parameter"
+        raise malformed(f"a bad '%' escape in {where}: a '%' starts two hex digits, not 00 "
+                        "(write % itself as %25)")
+    params, problem = postgres_params(target)
+    if params is None:  # raised here, not in an except: its __context__ would quote the secret
+        unknown = re.fullmatch(r'invalid URI query parameter: "([^"]*)"', problem)
+        what = f"unknown parameter {unknown[1]!r}" if unknown else problem
+        raise malformed(_scrubbed(what, _secrets(userinfo, rest)))
+    if not params.get("host") and not params.get("hostaddr"):
+        raise ConfigurationError(f"PostgreSQL URL {safe!r} names no host; {POSTGRES_FORMS}")
+    ports = str(params.get("port", "")).split(",")
+    if not all(p == "" or (p.isdigit() and 0 < int(p) < 65536) for p in ports):
+        raise malformed("the port is not a number from 1 to 65535")
     return StoreURL("postgresql", target, safe)
 
 
-def hide_password(url: object) -> str:
-    """The URL with any password (in the user part or a ``password=`` parameter) as ``***``."""
-    text = re.sub(r"((?:password|token)=)[^&\s]*", r"\1***", str(url), flags=re.IGNORECASE)
-    if "://" not in text or "@" not in text:
-        return text
-    scheme, rest = text.split("://", 1)
-    netloc, sep, tail = rest.partition("/")
-    if "@" not in netloc:
-        return text
-    userinfo, _, hostport = netloc.rpartition("@")
-    if ":" in userinfo:
-        userinfo = userinfo.split(":", 1)[0] + ":***"
-    return f"{scheme}://{userinfo}@{hostport}{sep}{tail}"
+def postgres_params(target: str) -> tuple[dict[str, Any] | None, str]:
+    """libpq's reading of a PostgreSQL URL, or None and why not (which may quote a secret)."""
+    import psycopg
 
+    try:
+        return psycopg.conninfo.conninfo_to_dict(target), ""
+    except psycopg.Error as exc:
+        return None, str(exc).strip()
+
+
+def _secrets(userinfo: str, rest: str) -> list[str]:
+    """The password as written and decoded, from the user part and any ``password=``."""
+    from urllib.parse import unquote
+
+    found = [userinfo.partition(":")[2]]
+    found += re.findall(r"password=([^&]*)", rest, flags=re.IGNORECASE)
+    return [s for raw in found if raw for s in (raw, unquote(raw))]
+
+
+def _scrubbed(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return hide_password(" ".join(text.split()))
+
+
+def hide_password(url: object) -> str:
+    """The text with any URL password (in the user part or a ``password=`` parameter) as ``***``.
+
+    A password may hold an unencoded "/", "?", "#" or space (a malformed URL, whose error
+    message must still not show it), so the user part ends at the last "@" of each URL,
+    not at the first "/"; an "@" in a query value (``?user=a@b``) does not count, unless
+    libpq would read it as the user part's end (the first "@", with no "/" before it).
+    """
+    text = re.sub(r"((?:password|token)=)[^&\s]*", r"\1***", str(url), flags=re.IGNORECASE)
+    pieces = text.split("://")
+    for i, piece in enumerate(pieces[1:], 1):
+        ends = [m.start() for m in re.finditer("@", piece) if not _in_query(piece[:m.start()])]
+        first = piece.find("@")
+        if first >= 0 and "/" not in piece[:first]:  # libpq: postgresql://u:a?b=c@host/db
+            ends.append(first)
+        if not ends:
+            continue
+        end = max(ends)
+        user, colon, _ = piece[:end].partition(":")
+        if colon and not re.search(r"[\s/?#]", user):  # else not a user part, e.g. "h/db: …"
+            pieces[i] = f"{user}:***{piece[end:]}"
+    return "://".join(pieces)
+
+
+def _in_query(text: str) -> bool:
+    return re.search(r"\?[^=]*=", text) is not None

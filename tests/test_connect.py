@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import traceback
 
 import pytest
+from click.testing import CliRunner
 
 import eslib
+from eslib.cli import cli
 from eslib.urls import hide_password, parse_url
 
 
@@ -80,6 +83,111 @@ def test_parsed_url_hides_password():
     assert hide_password("postgresql://a:b@h/d?sslmode=require&password=x") == (
         "postgresql://a:***@h/d?sslmode=require&password=***"
     )
+
+
+def _shown(exc: BaseException) -> str:
+    """Everything a user may see of an error: message, repr, and the --debug traceback with
+    every chained __cause__ and __context__ (even a suppressed one)."""
+    seen = [str(exc), repr(exc), *traceback.format_exception(exc)]
+    chained = exc.__cause__ or exc.__context__
+    while chained is not None:
+        seen += [str(chained), repr(chained)]
+        chained = chained.__cause__ or chained.__context__
+    return "\n".join(seen)
+
+
+# each URL is malformed in a way that made libpq or urlsplit quote the password
+BAD_POSTGRES_URLS = {
+    "postgresql://postgres:ab/cdSECRET@127.0.0.1:5432/db": "%2F",  # "/" in the password
+    "postgresql://postgres:sec%zzretSECRET@127.0.0.1:5432/db": "%25",  # bad percent-escape
+    "postgresql://postgres:a%00SECRET@127.0.0.1:5432/db": "%25",
+    "postgresql://postgres:p@ssSECRET@127.0.0.1:5432/db": "%40",  # libpq: host "ssSECRET@…"
+    "postgresql://127.0.0.1:5432/db?password=sec%zzSECRET": "%25",
+    "postgresql://postgres:xSECRET@127.0.0.1:5432/db?bogus=1": "unknown parameter 'bogus'",
+    "postgresql://postgres:xSECRET@127.0.0.1:99999/db": "port",
+    "postgresql://postgres:12/SECRET@127.0.0.1:5432/db": "%2F",  # "12" reads as a port
+}
+
+
+@pytest.mark.parametrize("url", list(BAD_POSTGRES_URLS))
+def test_malformed_postgres_urls_never_show_the_password(url, monkeypatch):
+    with pytest.raises(eslib.ConfigurationError) as info:
+        eslib.connect(url)
+    shown = _shown(info.value)
+    assert "SECRET" not in shown, shown
+    assert BAD_POSTGRES_URLS[url] in str(info.value)
+    assert "postgresql://user[:password]@host[:port]/database" in str(info.value)
+    assert "127.0.0.1" in str(info.value)  # the URL is still recognisable
+    for args in (["stats", "--url", url], ["doctor", "--url", url],
+                 ["copy", "--from", "memory://", "--to", url]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and "SECRET" not in result.output, result.output
+        assert "Traceback" not in result.output
+    monkeypatch.setenv("ESLIB_URL", url)
+    result = CliRunner().invoke(cli, ["stats", "--debug"])  # the traceback is let through
+    assert isinstance(result.exception, eslib.ConfigurationError)
+    assert "SECRET" not in _shown(result.exception) + result.output
+
+
+def test_postgres_backend_given_a_bad_target_directly_hides_the_password():
+    from eslib.backends.postgres import PostgresBackend
+
+    target = "postgresql://postgres:sec%zzSECRET@127.0.0.1:5432/db"
+    with pytest.raises(eslib.ConfigurationError) as info:  # (a literal would be in the traceback)
+        PostgresBackend(target)
+    assert "SECRET" not in _shown(info.value)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://u:ab/cdSECRET@h:5432/db", "postgresql://u:***@h:5432/db"),
+    ("postgresql://u:a?b=cSECRET@h/db", "postgresql://u:***@h/db"),  # libpq: up to the 1st @
+    ("postgresql://u:p@ssSECRET@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u:my passSECRET@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u:p@h/db?user=a@b", "postgresql://u:***@h/db?user=a@b"),
+    ("postgresql://h:5432/db?user=a@b", "postgresql://h:5432/db?user=a@b"),
+    ("from postgresql://a:xSECRET@h/d to postgresql://b:ySECRET@h/e",
+     "from postgresql://a:***@h/d to postgresql://b:***@h/e"),
+    ("grpc://:ab/cdSECRET@h:1", "grpc://:***@h:1"),
+])
+def test_hide_password_does_not_stop_at_the_first_slash(url, shown):
+    assert hide_password(url) == shown
+
+
+def test_grpc_token_with_a_slash_is_hidden():
+    from eslib.urls import grpc_target
+
+    with pytest.raises(eslib.ConfigurationError) as info:
+        grpc_target("grpc://ab/cdSECRET@host:1/path")
+    assert "SECRET" not in str(info.value)
+
+
+def test_postgres_url_with_the_host_in_the_query(url):
+    """libpq's postgresql:///db?host=… form: no host before the path (urlunsplit broke it)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(make_conninfo(url))
+    dbname = params.pop("dbname")
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    hostless = f"postgresql:///{dbname}?{query}"
+    with eslib.connect(hostless) as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+        assert store.stream_version("s-1") == 1
+        assert str(store.url) == hide_password(hostless)
+    result = CliRunner().invoke(cli, ["stats", "--url", hostless])
+    assert result.exit_code == 0, result.output
+
+
+def test_postgres_url_without_a_database_uses_the_user_name_and_says_so(postgres_url):
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(postgres_url)
+    port = params.get("port", "5432")
+    url = f"postgresql://no_such_db_user_xSECRET@{params['host']}:{port}/"
+    assert str(parse_url(url)) == url  # no password: the URL is shown as written
+    with pytest.raises(eslib.ConfigurationError) as info:
+        eslib.connect(url)
+    message = str(info.value)
+    assert url in message and "no_such_db_user_x" in message  # a user name, not a secret
 
 
 def test_duckdb_file_locked_by_another_process(tmp_path):

@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..events import AppendResult, RecordedEvent, recorded_event
 from ..json_text import decode
-from ..urls import hide_password
+from ..urls import POSTGRES_FORMS, hide_password, postgres_params
 from . import postgres_arrow, postgres_bulk, postgres_prepared
 from . import postgres_sql as sql
 from . import sql as shared
@@ -80,15 +80,22 @@ class PostgresBackend:
         self._safe_url = hide_password(target)
         # UTF-8 whatever the database's encoding: postgres_prepared encodes text so
         kwargs: dict[str, Any] = {"autocommit": True, "client_encoding": "UTF8"}
-        if "application_name" not in psycopg.conninfo.conninfo_to_dict(target):
+        params, _ = postgres_params(target)  # checked by parse_url(), but not if given directly
+        if params is None:  # not the driver's message, nor chained: it quotes the bad text
+            raise ConfigurationError(
+                f"cannot parse the PostgreSQL URL {self._safe_url}; {POSTGRES_FORMS}")
+        if "application_name" not in params:
             kwargs["application_name"] = "eslib"
         try:
             with psycopg.connect(target, **kwargs) as conn:
                 _ensure_schema(conn)
         except psycopg.Error as exc:
+            # without a database name libpq uses the user's, which surprises: say so
+            hint = " (the URL names no database, so PostgreSQL used the one named after the " \
+                "user)" if not params.get("dbname") and "database" in str(exc) else ""
             raise ConfigurationError(
                 f"cannot open the PostgreSQL store at {self._safe_url}: "
-                f"{hide_password(str(exc)).strip()}"
+                f"{hide_password(str(exc)).strip()}{hint}"
             ) from exc
         self._pool = LastInFirstOutPool(
             target,
