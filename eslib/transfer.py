@@ -184,8 +184,18 @@ def read_file(path: str | Path, fmt: str, batch_size: int = PAGE) -> Iterator[li
             import pyarrow.parquet as pq
 
             batches = pq.ParquetFile(str(path)).iter_batches(batch_size=batch_size)
+        done = 0
         for batch in batches:
-            yield batch.to_pylist()
+            missing = [c for c in ("stream_id", "type", "data") if c not in batch.schema.names]
+            if missing:
+                raise InvalidEvent(f"{path}: no {', '.join(missing)} column; a {fmt} file of "
+                                   "events needs stream_id, type and data (as eslib export "
+                                   "writes them)")
+            rows = batch.to_pylist()
+            for n, row in enumerate(rows, done + 1):
+                row["_row"] = n  # errors name it
+            done += len(rows)
+            yield rows
     except pa.ArrowException as exc:
         raise InvalidEvent(f"{path}: cannot read it as {fmt}: {exc}") from None
 
@@ -378,8 +388,8 @@ def _timestamp(row: Row) -> datetime:
 
 
 def _where(row: Row) -> str:
-    line = row.get("_line")
-    return f"line {line}: " if line else ""
+    line, number = row.get("_line"), row.get("_row")
+    return f"line {line}: " if line else f"row {number}: " if number else ""
 
 
 # -- copying and verifying ---------------------------------------------------------------

@@ -385,6 +385,8 @@ def test_import_errors_name_the_line(run, tmp_path):
                      b'{"stream_id": "s-1", "type": "T", "data": {"x": "caf\xe9"}}\n',
      "latin1.jsonl:2: not UTF-8"),
     ("version.csv", b"stream_id,type,data,version\ns-1,T,{},two\n", "cannot read it as csv"),
+    ("columns.csv", b"a,b\n1,2\n", "no stream_id, type, data column"),
+    ("data.csv", b"stream_id,type,data\ns-1,T,{}\ns-1,T,notjson\n", "row 2: data"),
 ])
 def test_import_of_bad_values_is_one_clear_error_and_writes_nothing(run, tmp_path, name,
                                                                        content, where):
