@@ -231,38 +231,9 @@ def serve(url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
             signal.signal(sig, handler)
 
 
-@click.command("serve")
-@click.option("--url", required=True, envvar="ESLIB_URL", help="The store to serve (any URL).")
-@click.option("--host", default=DEFAULT_HOST, show_default=True,
-              help="Interface to listen on; 0.0.0.0 exposes the store to the network.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: a free one).")
-@click.option("--token-file", type=click.Path(exists=True, dir_okay=False),
-              help=f"File holding the bearer token clients must send (else ${TOKEN_ENV}).")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
-              help="PEM certificate: serve grpcs:// (needs --tls-key).")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
-@click.option("--allow-sql", is_flag=True, help="Let clients run SQL in transactions.")
-@click.option("--pool-size", type=click.IntRange(min=1), default=None,
-              help="PostgreSQL: connections the server may open (default 4); about the "
-                   "number of clients appending at once.")
-def serve_command(url: str, host: str, port: int, token_file: str | None,
-                  tls_cert: str | None, tls_key: str | None, allow_sql: bool,
-                  pool_size: int | None) -> None:
-    """Share a store over gRPC with other processes and languages.
+if __name__ == "__main__":  # python -m eslib.server: the same as `eslib serve`
+    import sys
 
-    Example: eslib serve --url duckdb:///events.duckdb --port 50051
-    """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        options = {} if pool_size is None else {"pool_size": pool_size}
-        if options and parse_url(url).scheme not in ("postgresql", "postgres"):
-            raise click.UsageError("--pool-size is for PostgreSQL stores")
-        serve(url, host, port, token_file=token_file, tls_cert=tls_cert, tls_key=tls_key,
-              allow_sql=allow_sql, **options)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    from .cli import main
 
-
-if __name__ == "__main__":
-    serve_command()
+    main(["serve", *sys.argv[1:]])

@@ -84,6 +84,32 @@ def test_serve_pool_size_is_for_postgres_only():
     assert result.exit_code == 2 and "--pool-size is for PostgreSQL stores" in result.output
 
 
+def test_serve_words_errors_like_every_command_and_takes_debug(tmp_path):
+    url = f"duckdb:///{tmp_path / 'no-folder' / 'x.duckdb'}"
+    result = CliRunner().invoke(cli, ["serve", "--url", url])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert_one_line_error(result, "ConfigurationError")
+    debug = CliRunner().invoke(cli, ["serve", "--url", url, "--debug"])
+    assert isinstance(debug.exception, eslib.ConfigurationError)
+
+
+@pytest.mark.parametrize("args", [["stats"], ["streams"], ["read", "s-1"], ["doctor"],
+                                  ["export"], ["tail", "--timeout", "0"]])
+def test_commands_that_only_look_refuse_a_missing_duckdb_file(tmp_path, args):
+    url = f"duckdb:///{tmp_path / 'typo.duckdb'}"
+    result = CliRunner().invoke(cli, [*args, "--url", url])
+    assert result.exit_code == 1, result.output
+    assert "no store at" in result.output and "eslib init" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_from_a_missing_duckdb_file_creates_neither_store(tmp_path):
+    result = CliRunner().invoke(cli, ["copy", "--from", f"duckdb:///{tmp_path / 'a.duckdb'}",
+                                      "--to", f"duckdb:///{tmp_path / 'b.duckdb'}"])
+    assert result.exit_code == 1 and "no store at" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_every_command_has_help_with_an_example():
     for name in COMMANDS:
         result = CliRunner().invoke(cli, [name, "--help"])

@@ -4,7 +4,7 @@ Every command takes ``--url`` (default: $ESLIB_URL, else ``duckdb:///eslib.duckd
 and ``--debug``; errors print as one line on stderr with exit code 1.
 One module per group of commands: :mod:`.inspect` (streams, read, tail, stats),
 :mod:`.admin` (append, init, doctor), :mod:`.transfer` (import, export, copy) and
-:mod:`.bench`; ``serve`` comes from :mod:`eslib.server`.
+:mod:`.bench`; ``serve`` from :mod:`.serve`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from ..server import serve_command
 from .admin import append, doctor, init
 from .base import EslibGroup, install_connector
 from .bench import bench
 from .inspect import read, stats, streams, tail
+from .serve import serve_command
 from .transfer import copy, export, import_
 
 __all__ = ["cli", "main"]

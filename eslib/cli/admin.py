@@ -87,7 +87,7 @@ def doctor(url: str | None, as_json: bool) -> None:
     """
     checks: list[tuple[str, bool, str]] = []
     try:
-        store = open_store(url)
+        store = open_store(url, existing=True)
     except EslibError as exc:
         checks.append(("reachable", False, one_line(exc)))
     else:

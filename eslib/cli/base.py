@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import EslibError
+from ..errors import ConfigurationError, EslibError
 from ..store import EventStore, connect
+from ..urls import DEFAULT_URL, parse_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 Connector = Callable[[str | None], EventStore]
@@ -93,9 +94,20 @@ def common(command: F) -> F:
     return url_option(debug_option(command))
 
 
-def open_store(url: str | None) -> EventStore:
-    """Open the store for this command; it is closed when the command ends."""
+def open_store(url: str | None, *, existing: bool = False) -> EventStore:
+    """Open the store for this command; it is closed when the command ends.
+
+    ``existing``: for commands that only look, a DuckDB file must be there already, or a
+    mistyped path would become a new, empty store reported as "0 events".
+    """
     ctx = click.get_current_context()
+    if existing:
+        target = parse_url(url or os.environ.get("ESLIB_URL") or DEFAULT_URL)
+        if target.scheme == "duckdb" and target.target != ":memory:" \
+                and not os.path.exists(target.target):
+            raise ConfigurationError(
+                f"no store at {target.target!r}: check the path (create a store with "
+                f"`eslib init --url {target}`)")
     box = ctx.find_object(_ConnectorBox)
     store = box.connect(url) if box is not None else connect(url)
     ctx.call_on_close(store.close)

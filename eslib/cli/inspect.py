@@ -28,7 +28,7 @@ def streams(url: str | None, category: str | None, as_json: bool) -> None:
 
     Example: eslib streams --url duckdb:///shop.duckdb --category order
     """
-    store = open_store(url)
+    store = open_store(url, existing=True)
     summary = [s for s in stream_summary(store)
                if category is None or s[0].split("-", 1)[0] == category]
     if as_json:
@@ -52,7 +52,7 @@ def read(url: str | None, stream: str, from_version: int, limit: int | None, bac
 
     Example: eslib read order-42 --json
     """
-    store = open_store(url)
+    store = open_store(url, existing=True)
     events = store.read_stream(stream, from_version, backwards=backwards, limit=limit)
     if as_json:
         for event in events:
@@ -90,7 +90,7 @@ def tail(url: str | None, from_position: int | None, category: str | None,
 
     Example: eslib tail --url postgresql://app@db/shop --from-position 1 --json
     """
-    store = open_store(url)
+    store = open_store(url, existing=True)
     position = (from_position - 1) if from_position is not None else store.head_position()
     deadline = None if timeout is None else time.monotonic() + timeout
     seen = 0
@@ -132,7 +132,7 @@ def stats(url: str | None, as_json: bool) -> None:
 
     Example: eslib stats --url duckdb:///shop.duckdb
     """
-    store = open_store(url)
+    store = open_store(url, existing=True)
     summary = stream_summary(store)
     types = type_counts(store)
     figures: dict[str, Any] = {

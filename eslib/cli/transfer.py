@@ -61,7 +61,7 @@ def export(url: str | None, stream: str | None, category: str | None, fmt: str |
     if stream and category:
         raise click.UsageError("give --stream or --category, not both")
     fmt = transfer.guess_format(output, fmt)
-    store = open_store(url)
+    store = open_store(url, existing=True)
     total = store.stream_version(stream) if stream else None
     with progress(total, "export") as bar:
         if output is not None:
@@ -121,7 +121,7 @@ def copy(source: str, target: str, no_verify: bool, show_streams: bool) -> None:
 
     Example: eslib copy --from duckdb:///shop.duckdb --to postgresql://app@db/shop
     """
-    src, dst = open_store(source), open_store(target)
+    src, dst = open_store(source, existing=True), open_store(target)
     if src.url.scheme == dst.url.scheme and str(src.url) == str(dst.url) \
             and src.url.scheme != "memory":
         raise click.UsageError("--from and --to name the same store")
