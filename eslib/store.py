@@ -285,10 +285,12 @@ class EventStore:
         ...     tx.execute("UPDATE totals SET n = n + 1")
         ...     tx.save_checkpoint("totals", 42)
 
-        On PostgreSQL an append must come before any other write in the transaction.
-        Inside it, this thread writes through ``tx``: ``store.append`` raises
-        :class:`~eslib.ConfigurationError` (it would commit on its own), and so do a
-        nested ``store.transaction()`` and any use of ``tx`` after the block.
+        A transaction appends once (``tx.append_many`` for several streams), before any
+        checkpoint, on every backend (PostgreSQL's global order depends on it; there SQL
+        before the append may only read). Inside it, this thread writes through ``tx``:
+        ``store.append`` raises :class:`~eslib.ConfigurationError` (it would commit on its
+        own), and so do a nested ``store.transaction()`` and any use of ``tx`` after the
+        block.
         """
         self._check_open()
         local = self._local

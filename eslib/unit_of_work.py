@@ -23,6 +23,18 @@ class StoreTransaction:
         self._store = store
         self._tx = tx
         self._ended = False
+        self._appended = self._checkpointed = False
+
+    def _appending(self) -> Transaction:
+        # PostgreSQL's rule (its global order depends on it), kept on every backend so that
+        # code written against memory or DuckDB moves to PostgreSQL unchanged
+        live = self._live
+        if self._appended or self._checkpointed:
+            raise ConfigurationError(
+                "a transaction appends once, before any checkpoint: put every stream in one "
+                "tx.append_many({...}) at the start (PostgreSQL's global order depends on it)")
+        self._appended = True
+        return live
 
     @property
     def _live(self) -> Transaction:
@@ -36,15 +48,15 @@ class StoreTransaction:
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
     ) -> AppendResult:
         """Append inside the transaction; same checks as :meth:`EventStore.append`."""
-        return self._live.append(self._store._checked(
-            [self._store._prepare(stream_id, events, expected_version)]))[0]
+        batch = self._store._checked([self._store._prepare(stream_id, events, expected_version)])
+        return self._appending().append(batch)[0]
 
     def append_many(
         self, appends: Mapping[str, tuple[Sequence[NewEvent], ExpectedVersion]]
     ) -> dict[str, AppendResult]:
         """Append to several streams inside the transaction."""
         batch = self._store._checked(self._store._prepare_many(appends))
-        return {r.stream_id: r for r in self._live.append(batch)}
+        return {r.stream_id: r for r in self._appending().append(batch)}
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run SQL with ``?`` placeholders in the store's database (DuckDB, PostgreSQL)."""
@@ -59,6 +71,7 @@ class StoreTransaction:
         """Move the named checkpoint; it commits with everything else in the transaction."""
         check_checkpoint(name, position)
         self._live.save_checkpoint(name, position)
+        self._checkpointed = True
 
 
 class Batch:

@@ -530,6 +530,23 @@ def test_transaction_commits_appends_and_checkpoints_together(store):
     assert store.append("s-1", [ev()], 1).version == 2  # the version cache recovered
 
 
+def test_a_transaction_appends_once_before_any_checkpoint(store):
+    # PostgreSQL's rule, on every backend: code written against one backend moves unchanged
+    with pytest.raises(eslib.ConfigurationError, match="appends once"), \
+            store.transaction() as tx:
+        tx.append("a-1", [ev()], NO_STREAM)
+        tx.append("b-1", [ev()], NO_STREAM)
+    with pytest.raises(eslib.ConfigurationError, match="before any checkpoint"), \
+            store.transaction() as tx:
+        tx.save_checkpoint("c", 1)
+        tx.append_many({"a-1": ([ev()], NO_STREAM)})
+    assert list(store.read_all()) == [] and store.load_checkpoint("c") == 0
+    with store.transaction() as tx:
+        tx.append_many({"a-1": ([ev()], NO_STREAM), "b-1": ([ev()], NO_STREAM)})
+        tx.save_checkpoint("c", 2)
+    assert store.streams() == ["a-1", "b-1"] and store.load_checkpoint("c") == 2
+
+
 def test_a_rolled_back_transaction_leaves_no_event_behind(store):
     store.append("old-1", [ev()])
     with pytest.raises(RuntimeError, match="abort"), store.transaction() as tx:

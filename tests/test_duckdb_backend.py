@@ -36,9 +36,11 @@ def test_refused_bulk_append_leaves_the_transaction_usable(store, case):
         tx.append("a-1", [NewEvent("A", id=stored)])
         with pytest.raises(error):
             store.bulk_append(refused)
-        tx.append("a-2", [NewEvent("A")])
+        assert store.bulk_append(table([None])) == 1  # the transaction goes on
+        tx.save_checkpoint("after", 2)
     events = list(store.read_all())
-    assert [(e.stream_id, e.position) for e in events] == [("a-1", 1), ("a-2", 2)]
+    assert [(e.stream_id, e.position) for e in events] == [("a-1", 1), ("b-0", 2)]
+    assert store.load_checkpoint("after") == 2
 
 
 def test_bulk_append_in_a_rolled_back_transaction_leaves_nothing(store):
