@@ -101,7 +101,9 @@ def sql(store: EventStore, query: str, params: Sequence[object] | None = None) -
     """Run a SQL query over the events and get a DataFrame back.
 
     The events are the table ``eslib_events`` (``position, stream_id, version, id,
-    type, data, metadata, recorded_at``); placeholders are ``?``. A stream's category
+    type, data, metadata, recorded_at``; on PostgreSQL also ``transaction_id``, which
+    orders followers); placeholders are ``?``. The dialect is the engine's own (DuckDB's
+    ``1/0`` is ``inf``, PostgreSQL's an error). A stream's category
     is ``split_part(stream_id, '-', 1)``; ``data->>'key'`` reads a JSON field on both
     DuckDB and PostgreSQL. On DuckDB and PostgreSQL the query runs in the store's own
     database (read models are tables there too); on memory it runs in a private DuckDB
