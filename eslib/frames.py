@@ -69,7 +69,7 @@ def _scratch(table: pa.Table) -> duckdb.DuckDBPyConnection:
 
 def events(store: EventStore, query: EventQuery, *, expand: bool, metadata: bool,
            announce: Announce) -> pd.DataFrame:
-    from .backends.duckdb import translate_errors
+    from .backends.duckdb_errors import translate_errors
 
     kind = _kind(store)
     if kind == "postgres":

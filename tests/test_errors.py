@@ -57,7 +57,7 @@ def test_duckdb_unopenable_file_is_a_store_error(tmp_path):
 def test_duckdb_translation_maps_each_driver_error():
     import duckdb
 
-    from eslib.backends.duckdb import translate_errors
+    from eslib.backends.duckdb_errors import translate_errors
 
     cases = [
         (duckdb.IOException('Could not set lock on file "x"'), eslib.StoreLockedError),

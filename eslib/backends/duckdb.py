@@ -15,14 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    ConfigurationError,
-    EslibError,
-    StoreClosedError,
-    StoreError,
-    StoreLockedError,
-    WrongExpectedVersion,
-)
+from ..errors import ConfigurationError, StoreClosedError, WrongExpectedVersion
 from ..events import AppendResult, RecordedEvent, append_result, recorded_event
 from ..ids import uuid_from_text
 from ..json_text import decode
@@ -36,6 +29,7 @@ from .base import (
     check_expected,
     replayed_result,
 )
+from .duckdb_errors import check_path, translate_errors
 from .duckdb_sql import READ_COLUMNS, prepare_schema
 from .sql import where
 
@@ -72,46 +66,6 @@ def open_backend(path: str, *, read_only: bool = False) -> DuckDBBackend:
         return backend
 
 
-@contextmanager
-def translate_errors(what: str) -> Iterator[None]:
-    """Re-raise DuckDB errors as eslib errors, keeping the original as __cause__."""
-    import duckdb
-
-    try:
-        yield
-    except EslibError:
-        raise
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreLockedError(
-                f"{what}: the DuckDB file is open in another process ({exc}). A DuckDB file "
-                "has one writer process; close the other one, or use PostgreSQL "
-                "(postgresql://…) when several processes must share a store"
-            ) from exc
-        raise StoreError(f"{what}: DuckDB I/O error: {exc}") from exc
-    except duckdb.InvalidInputException as exc:
-        if "read-only mode" in str(exc):
-            raise ConfigurationError(
-                f"{what}: this DuckDB store was opened with read_only=True; nothing was "
-                "written — open it without read_only=True to write") from exc
-        raise StoreError(f"{what}: DuckDB error: {exc}") from exc
-    except duckdb.Error as exc:
-        raise StoreError(f"{what}: DuckDB error: {exc}") from exc
-
-
-def _check_path(path: str, read_only: bool) -> None:
-    """Refuse, in eslib's words, a file DuckDB could not open (it would say "IO Error")."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ConfigurationError(
-            f"cannot create the DuckDB store {path!r}: the folder {folder!r} does not exist; "
-            "create it first or choose another path")
-    if read_only and not os.path.exists(path):
-        raise ConfigurationError(
-            f"no DuckDB store at {path!r} to open read-only; check the path, or open it "
-            "without read_only=True to create it")
-
-
 class DuckDBBackend:
     """Events in a DuckDB database; thread-safe through one lock around one connection."""
 
@@ -126,7 +80,7 @@ class DuckDBBackend:
         self.read_only = read_only
         self._lock = threading.RLock()
         if path != ":memory:":
-            _check_path(path, read_only)
+            check_path(path, read_only)
         with translate_errors(f"opening {path!r}"):
             self._con = duckdb.connect(path, read_only=read_only)
             self._con.execute("SET TimeZone = 'UTC'").fetchall()
