@@ -14,7 +14,8 @@ Two ways to run one:
 * inline — ``Repository(..., inline_projections=[p])`` applies each save's events:
   SQL read models in the append's transaction (an error aborts the save), Python ones
   right after it commits (an error raises HandlerError; the model stops before that
-  event). Either first applies the events of its types it has not seen;
+  event). First it applies the events of its types it has not seen (a Python one on
+  PostgreSQL only its saves' own: catch it up with a runner first; see apply_inline);
 * catch-up — :class:`ProjectionRunner` reads ``read_all`` from the checkpoint, on
   demand (``run_until_caught_up``), continuously (``start``/``stop``) or from
   scratch (``rebuild``).
@@ -27,9 +28,11 @@ models, ``ctx.execute(sql, params)`` with ``?`` placeholders.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from .backends.base import EventQuery
 from .errors import ConfigurationError, HandlerError
 from .events import AppendResult, NewEvent, RecordedEvent
 from .registry import EventRegistry, default_registry
@@ -144,8 +147,7 @@ class ProjectionRunner(Follower):
 
     def step(self) -> int:
         if not self._ready and self.projection.in_store:
-            with self.store.transaction() as tx:
-                self.projection.setup(tx)
+            setup(self.store, self.projection)
         self._ready = True
         return super().step()
 
@@ -165,7 +167,7 @@ class ProjectionRunner(Follower):
                 self.processed += 1
             return
         with self.store.transaction() as tx:
-            if tx.load_checkpoint(self.name) >= page[0].position:
+            if tx._lock_checkpoint(self.name) >= page[0].position:
                 return  # another runner got here first; reread from the new checkpoint
             ctx = EventContext(tx)
             for recorded in page:
@@ -181,6 +183,7 @@ class ProjectionRunner(Follower):
         """Empty the read model, reset the checkpoint and replay every event."""
         if self.projection.in_store:
             with self.store.transaction() as tx:
+                tx._lock_checkpoint(self.name)  # runners and inline saves wait for it
                 self.projection.setup(tx)
                 self.projection.clear(tx)
                 tx.save_checkpoint(self.name, 0)
@@ -189,6 +192,14 @@ class ProjectionRunner(Follower):
             self.projection.clear(None)
             self.projection.position = 0
         return self.run_until_caught_up()
+
+
+def setup(store: EventStore, projection: Projection) -> None:
+    """Create a SQL read model's tables, one process at a time (PostgreSQL's CREATE TABLE
+    IF NOT EXISTS fails when another runs at the same moment)."""
+    with store.transaction() as tx:
+        tx._lock_checkpoint(projection.name)
+        projection.setup(tx)
 
 
 def apply_inline(
@@ -204,49 +215,96 @@ def apply_inline(
     given) inside the append's transaction, where an error aborts the save; the Python
     ones (``tx`` None) once it has committed, since a Python model cannot roll back.
 
-    A projection that has not seen every earlier event of its types (added to a store
-    that had some, or written around) first reads them from the store: its checkpoint
-    never jumps past an event it did not apply.
+    Events of its types a projection has not seen (it was added to a store that had
+    some, or they were written around it) are applied first, so its checkpoint never
+    jumps past an event it did not apply. On PostgreSQL that is the SQL read models'
+    promise (the transactions moving a checkpoint take turns on its row), but only for
+    committed events: one written around it by a transaction still running is missed,
+    and a Python read model applies only its own saves' events there.
     """
     for projection in projections:
-        if projection.in_store == (tx is not None):
-            _apply_new(projection, store, tx, stream_id, events, new_events, result)
+        if projection.in_store and tx is not None:
+            _apply_sql(projection, tx, stream_id, events, new_events, result)
+        elif not projection.in_store and tx is None:
+            with _lock(projection):
+                _apply_python(projection, store, stream_id, events, new_events, result)
 
 
-def _apply_new(projection: Projection, store: EventStore, tx: StoreTransaction | None,
-               stream_id: str, events: Sequence[Any], new_events: Sequence[NewEvent],
+def _apply_sql(projection: Projection, tx: StoreTransaction, stream_id: str,
+               events: Sequence[Any], new_events: Sequence[NewEvent],
                result: AppendResult) -> None:
     names = projection.type_names()
     ctx = EventContext(tx)
-    checkpoint = tx.load_checkpoint(projection.name) if tx is not None else projection.position
-    first, applied = result.positions[0], 0
+    checkpoint = tx._lock_checkpoint(projection.name)
+    first, applied = result.positions[0], checkpoint
+    if checkpoint < first - 1:
+        decode = projection.registry.decode
+        for recorded in tx._read_events(EventQuery(
+                types=names, from_position=checkpoint + 1, to_position=first - 1)):
+            ctx._load(recorded)
+            projection.apply(decode(recorded, raw_unknown=True), ctx)
+            applied = recorded.position
+    # its own events always: a writer with a lower position may commit after one with a
+    # higher, which then moved the checkpoint past them
+    applied = max(applied, _apply_own(projection, ctx, stream_id, events, new_events, result,
+                                      after=0))
+    if applied > checkpoint:
+        tx.save_checkpoint(projection.name, applied)
+
+
+def _apply_python(projection: Projection, store: EventStore, stream_id: str,
+                  events: Sequence[Any], new_events: Sequence[NewEvent],
+                  result: AppendResult) -> None:
+    ctx = EventContext(None)
+    # In one process every save before this one has committed: the events it missed are
+    # all readable. Across processes (PostgreSQL) one may still be running, and skipping
+    # by position would drop its events: there only this save's events are applied.
+    catch_up = "multi_process" not in store.capabilities
     try:
-        if checkpoint < first - 1:
+        if catch_up and projection.position < result.positions[0] - 1:
             decode = projection.registry.decode
-            for recorded in store.read_all(from_position=checkpoint + 1, types=names):
-                if recorded.position >= first:
+            for recorded in store.read_all(projection.position + 1,
+                                           types=projection.type_names()):
+                if recorded.position >= result.positions[0]:
                     break
                 ctx._load(recorded)
                 projection.apply(decode(recorded, raw_unknown=True), ctx)
-                applied = recorded.position
-                if tx is None:
-                    projection.position = applied
-        ctx.stream_id = stream_id
-        first_version = result.version - len(new_events) + 1
-        for i, (event, new) in enumerate(zip(events, new_events, strict=True)):
-            if names is not None and new.type not in names:
-                continue
-            ctx.version, ctx.position = first_version + i, result.positions[i]
-            ctx.type, ctx.metadata = new.type, new.metadata or {}
-            projection.apply(event, ctx)
-            applied = result.positions[i]
-            if tx is None:
-                projection.position = applied
+                projection.position = recorded.position
+        _apply_own(projection, ctx, stream_id, events, new_events, result,
+                   after=projection.position if catch_up else 0, python=True)
     except Exception as exc:
-        if tx is not None:
-            raise  # leaving the transaction's block aborts the save
         failed = next(iter(store.read_all(from_position=ctx.position, limit=1)), ctx)
         raise HandlerError(f"inline projection {projection.name} (the save itself is stored; "
                            "its model stops before this event)", failed, 1, exc) from exc
-    if tx is not None and applied > checkpoint:
-        tx.save_checkpoint(projection.name, applied)
+
+
+def _apply_own(projection: Projection, ctx: EventContext, stream_id: str,
+               events: Sequence[Any], new_events: Sequence[NewEvent], result: AppendResult,
+               *, after: int, python: bool = False) -> int:
+    """Apply the save's events of the projection's types past position ``after``; the
+    last position applied (0: none)."""
+    names = projection.type_names()
+    ctx.stream_id = stream_id
+    first_version = result.version - len(new_events) + 1
+    applied = 0
+    for i, (event, new) in enumerate(zip(events, new_events, strict=True)):
+        position = result.positions[i]
+        if position <= after or (names is not None and new.type not in names):
+            continue
+        ctx.version, ctx.position = first_version + i, position
+        ctx.type, ctx.metadata = new.type, new.metadata or {}
+        projection.apply(event, ctx)
+        applied = position
+        if python:
+            projection.position = max(projection.position, position)
+    return applied
+
+
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock(projection: Projection) -> threading.Lock:
+    """One lock per Python projection: threads saving through it apply in turn."""
+    with _LOCKS_LOCK:
+        lock: threading.Lock = vars(projection).setdefault("_inline_lock", threading.Lock())
+    return lock

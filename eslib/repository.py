@@ -75,8 +75,9 @@ class Repository(Generic[A]):
                         f"inline projection {projection.name} needs SQL tables, but "
                         f"{store.url} has none; use a DuckDB or PostgreSQL store"
                     )
-                with store.transaction() as tx:
-                    projection.setup(tx)
+                from .projection import setup
+
+                setup(store, projection)
         self._decode = self.aggregate_class.registry.decode
 
     def __repr__(self) -> str:

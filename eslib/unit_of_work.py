@@ -8,11 +8,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError, InvalidEvent
-from .events import ANY, AppendResult, ExpectedVersion, NewEvent, StreamState
+from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamState
 from .validation import check_checkpoint
 
 if TYPE_CHECKING:
-    from .backends.base import Transaction
+    from .backends.base import EventQuery, Transaction
     from .store import EventStore
 
 
@@ -61,6 +61,19 @@ class StoreTransaction:
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run SQL with ``?`` placeholders in the store's database (DuckDB, PostgreSQL)."""
         return self._live.execute(sql, params)
+
+    def _lock_checkpoint(self, name: str) -> int:
+        """The checkpoint, locked until the end where other processes could move it."""
+        lock = getattr(self._live, "lock_checkpoint", None)
+        return int(lock(name)) if lock is not None else self._live.load_checkpoint(name)
+
+    def _read_events(self, query: EventQuery) -> list[RecordedEvent]:
+        """Events as this transaction sees them (through its own connection if it has one:
+        a second one from the pool may never come while this one waits)."""
+        read = getattr(self._live, "read_events", None)
+        if read is not None:
+            return list(read(query))
+        return list(self._store.backend.read_all(query))
 
     def load_checkpoint(self, name: str) -> int:
         """The named checkpoint as this transaction sees it; 0 if none."""

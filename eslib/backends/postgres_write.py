@@ -7,14 +7,30 @@ The append function and why it takes its locks: backends/README.md and
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import starmap
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, append_result
+from ..events import (
+    ANY,
+    STREAM_EXISTS,
+    AppendResult,
+    ExpectedVersion,
+    RecordedEvent,
+    append_result,
+    recorded_event,
+)
 from . import postgres_bulk
 from . import postgres_sql as sql
 from . import sql as shared
-from .base import SCHEMA_VERSION, StoredId, StreamAppend, check_expected, replayed_result
+from .base import (
+    SCHEMA_VERSION,
+    EventQuery,
+    StoredId,
+    StreamAppend,
+    check_expected,
+    replayed_result,
+)
 from .postgres_prepared import append_one
 
 if TYPE_CHECKING:
@@ -40,6 +56,26 @@ class PostgresTransaction:
         with self._backend._translate():
             cur = self._conn.execute(shared.qmark_to_format(sql_text), tuple(params))
             return cur.fetchall() if cur.description else []
+
+    def read_events(self, query: EventQuery) -> list[RecordedEvent]:
+        """Events as this transaction sees them: every committed one and its own (no
+        fence), on its own connection (another from the pool could wait for this one)."""
+        clause, params = shared.where(query)
+        with self._backend._translate():
+            rows = self._conn.execute(
+                f"SELECT {shared.EVENT_COLUMNS} FROM eslib_events"
+                f" WHERE {shared.qmark_to_format(clause)} ORDER BY position", params).fetchall()
+        return list(starmap(recorded_event, rows))
+
+    def lock_checkpoint(self, name: str) -> int:
+        """The checkpoint, its row locked until this transaction ends: the transactions that
+        move one checkpoint (a projection's pages, its inline saves) take turns."""
+        with self._backend._translate():
+            self._conn.execute("INSERT INTO eslib_checkpoints (name, position) VALUES (%s, 0)"
+                               " ON CONFLICT (name) DO NOTHING", (name,))
+            row = self._conn.execute("SELECT position FROM eslib_checkpoints WHERE name = %s"
+                                     " FOR UPDATE", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     def load_checkpoint(self, name: str) -> int:
         with self._backend._translate():
