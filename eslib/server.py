@@ -18,6 +18,7 @@ import hmac
 import logging
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
 TOKEN_ENV = "ESLIB_GRPC_TOKEN"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Python's recursion limit while serving: a handler runs some 50 frames deep, and events
+# may be nested up to eslib.proto.codec.MAX_DEPTH (what a local store at the default limit
+# of 1000 can write); parsing and encoding them recurse once per level
+RECURSION_LIMIT = 2500
 UNAUTHENTICATED = "missing or invalid credentials"
 
 log = logging.getLogger("eslib.server")
@@ -105,9 +110,14 @@ class EventStoreServer:
             raise ConfigurationError(f"serving needs the grpc extra ({exc.name} is missing): "
                                      "pip install 'eslib[grpc]'") from exc
 
+        if sys.getrecursionlimit() < RECURSION_LIMIT:  # process-wide
+            sys.setrecursionlimit(RECURSION_LIMIT)  # 2500 JSON levels fit in 1 MiB of stack
         limit = int(self._options["max_message_bytes"])
+        from .store import EventStore
+
         backend = self.url.open_backend(**self._backend_options)
-        self.service = Service(backend, self.url.scheme, **self._options)  # type: ignore[arg-type]
+        store = EventStore(backend, self.url)
+        self.service = Service(store, self.url.scheme, **self._options)  # type: ignore[arg-type]
         interceptors = [_bearer_auth(self._token)] if self._token else []
         server = grpc.server(
             futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="eslib-rpc"),
@@ -232,8 +242,6 @@ def serve(url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
 
 
 if __name__ == "__main__":  # python -m eslib.server: the same as `eslib serve`
-    import sys
-
     from .cli import main
 
     main(["serve", *sys.argv[1:]])

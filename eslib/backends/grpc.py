@@ -3,8 +3,13 @@
 Every call carries the bearer token when there is one and waits for the server
 to be ready. A call cut by a lost connection is retried until ``timeout``:
 reads are safe to repeat, and so are appends, whose event ids the facade fixed
-before sending (a repeated append is answered with the original result). A
-transaction cut by a lost connection is rolled back by the server and raises.
+before sending (a repeated append is answered with the original result). A write
+left without an answer raises WriteOutcomeUnknown: the server may have stored it.
+A transaction cut by a lost connection is rolled back by the server and raises.
+
+``timeout`` bounds unary calls whole; transactions and bulk imports can run as long
+as they take, so there it bounds reaching the server (a dead connection ends them
+through keepalive pings).
 
 ``wait_for_events`` (the Subscription push hook) and :meth:`GrpcBackend.subscribe`
 use the server-streaming Subscribe call and reconnect by themselves.
@@ -21,7 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import proto  # noqa: F401 - before grpc: it may set grpcio's experiments
-from ..errors import ConfigurationError, EslibError, InvalidEvent, StoreClosedError, StoreError
+from ..errors import (
+    ConfigurationError,
+    EslibError,
+    InvalidEvent,
+    StoreClosedError,
+    StoreError,
+    WriteOutcomeUnknown,
+)
 
 try:
     import grpc
@@ -31,11 +43,11 @@ except ImportError as exc:  # pragma: no cover - the dev install has the extra
         f"grpc:// needs the grpc extra ({exc.name} is missing): pip install 'eslib[grpc]'"
     ) from exc
 from ..events import AppendResult, RecordedEvent
-from ..proto import PROTOCOL_VERSION, SERVICE, codec
+from ..proto import PROTOCOL_VERSION, SERVICE, bulk, codec
 from ..proto import eventstore_pb2 as pb
 from ..proto.transact import GrpcTransaction
 from ..urls import grpc_target
-from .base import EventQuery, Snapshot, StreamAppend, arrow_schema
+from .base import EventQuery, Snapshot, StreamAppend
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,6 +63,10 @@ _UNARY: dict[str, Any] = {
     "LoadCheckpoint": pb.LoadCheckpointResponse,
 }
 _RETRY = (grpc.StatusCode.UNAVAILABLE,)
+# A call ending with one of these may have reached the server, which may have done it
+_NO_ANSWER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+              grpc.StatusCode.CANCELLED)
+_WRITES = frozenset({"Append", "AppendMany", "SaveSnapshot"})
 
 
 class GrpcBackend:
@@ -119,8 +135,9 @@ class GrpcBackend:
 
     # -- calls and errors -----------------------------------------------------------
 
-    def call(self, name: str, request: Any) -> Any:
-        """One unary call, retried on a lost connection until ``timeout``."""
+    def call(self, name: str, request: Any, what: str | None = None) -> Any:
+        """One unary call, retried on a lost connection until ``timeout``; errors name
+        ``what`` (default: the method)."""
         if self._closed:  # e.g. a read's next page after close(): grpcio's closed channel
             raise StoreClosedError()
         deadline = time.monotonic() + self.timeout
@@ -135,19 +152,58 @@ class GrpcBackend:
                     time.sleep(pause)
                     pause = min(pause * 2, 1.0)
                     continue
-                raise self.error(err, name) from None
+                raise self.error(err, what or name, name in _WRITES) from None
 
-    def error(self, err: Any, what: str) -> EslibError:
-        """The eslib exception for a failed call (never shows the token)."""
+    def wait_until_reachable(self, what: str) -> None:
+        """Return once the server answers; StoreError if it does not within ``timeout``."""
+        if not self._connected():
+            self.call("GetInfo", pb.GetInfoRequest(), what)  # waits, retries, words errors
+
+    def _connected(self) -> bool:
+        # grpcio's public ways to ask (channel_ready_future, subscribe) leave a polling
+        # thread behind that fails once the channel is closed; this asks synchronously
+        core = getattr(self._channel, "_channel", None)
+        try:
+            state = core.check_connectivity_state(False) if core is not None else None
+        except (AttributeError, ValueError):  # another grpcio, or a closed channel
+            return False
+        return state == grpc.ChannelConnectivity.READY.value[0]
+
+    def _reachable_now(self) -> bool:
+        if self._connected():
+            return True
+        try:
+            self._calls["GetInfo"](pb.GetInfoRequest(), timeout=min(self.timeout, 1.0),
+                                   metadata=self._metadata)
+        except grpc.RpcError:
+            return False
+        return True
+
+    def error(self, err: Any, what: str, write: bool = False) -> EslibError:
+        """The eslib exception for a failed call (never shows the token); a ``write`` left
+        without an answer raises WriteOutcomeUnknown."""
         code = err.code()
         if code == grpc.StatusCode.UNAUTHENTICATED:
             return ConfigurationError(
                 f"the eslib server at {self.display} refused the credentials: give its token "
                 "in the URL (grpc://:TOKEN@host:port) or in $ESLIB_GRPC_TOKEN")
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                    grpc.StatusCode.CANCELLED):
+        if code in _NO_ANSWER:
+            # Whether the request got there cannot be told: the server may be up and slow
+            # (then it may still do the write), or unreachable since before the call
+            reachable = not self._closed and self._reachable_now()
+            cause = f"{code.name.lower()}: {err.details()}"
+            if write:
+                state = ("it is reachable, so it may still be doing it" if reachable
+                         else "it cannot be reached now (is it running?)")
+                return WriteOutcomeUnknown(
+                    f"{what}: no answer from the eslib server at {self.display} ({cause}); "
+                    f"{state}: the write may or may not be stored, and resending the same "
+                    "append (same event ids) is safe")
+            if reachable and code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return StoreError(f"{what}: the eslib server at {self.display} gave no answer "
+                                  f"within {self.timeout:g}s ({cause}); it may be busy")
             return StoreError(f"{what}: cannot reach the eslib server at {self.display} "
-                              f"({code.name.lower()}: {err.details()}); is it running?")
+                              f"({cause}); is it running?")
         detail = None
         try:
             status = rpc_status.from_call(err)
@@ -172,32 +228,7 @@ class GrpcBackend:
         return [codec.result_from_pb(r) for r in self.call("AppendMany", request).results]
 
     def bulk_append(self, table: pa.Table, skip_existing: bool) -> int:
-        budget = self.info.max_message_bytes // 2
-
-        def chunks() -> Iterator[Any]:
-            request, size = pb.BulkAppendRequest(skip_existing=skip_existing), 0
-            micros = table["recorded_at"].cast("int64").to_pylist()
-            rows = zip(*(table[n].to_pylist() for n in ("stream_id", "type", "data", "metadata",
-                                                       "id")), micros, strict=True)
-            for stream_id, type_, data, metadata, id_, us in rows:
-                item = request.events.add(stream_id=stream_id)
-                e = item.event
-                e.type, e.data, e.metadata, e.id = type_, data, metadata, id_ or ""
-                e.recorded_at.seconds, e.recorded_at.nanos = divmod(us, 1_000_000)
-                e.recorded_at.nanos *= 1000
-                size += len(data) + len(metadata) + len(stream_id) + len(type_) + 64
-                if size > budget:
-                    yield request
-                    request, size = pb.BulkAppendRequest(skip_existing=skip_existing), 0
-            if request.events or not table.num_rows:
-                yield request
-
-        try:
-            response = self._bulk(chunks(), timeout=max(self.timeout, 300.0),
-                                  metadata=self._metadata, wait_for_ready=True)
-        except grpc.RpcError as err:
-            raise self.error(err, "bulk_append") from None
-        return int(response.written)
+        return bulk.send(self, table, skip_existing)
 
     def _check_size(self, request: Any) -> None:
         size = request.ByteSize()
@@ -266,26 +297,7 @@ class GrpcBackend:
         return int(self.call("HeadPosition", pb.HeadPositionRequest()).position)
 
     def to_arrow(self, query: EventQuery) -> pa.Table:
-        import pyarrow as pa
-
-        columns: dict[str, list[Any]] = {name: [] for name in arrow_schema().names}
-        for page in self._pages(query):
-            for e in page.events:
-                columns["position"].append(e.position)
-                columns["stream_id"].append(e.stream_id)
-                columns["version"].append(e.version)
-                columns["type"].append(e.type)
-                columns["recorded_at"].append(e.recorded_at.seconds * 1_000_000
-                                              + e.recorded_at.nanos // 1000)
-                columns["data"].append(e.data)
-                columns["metadata"].append(e.metadata)
-                columns["id"].append(e.id)
-        schema = arrow_schema()
-        arrays = [pa.array(columns[f.name], pa.int64() if f.name == "recorded_at" else f.type)
-                  for f in schema]
-        arrays[schema.get_field_index("recorded_at")] = arrays[
-            schema.get_field_index("recorded_at")].cast(schema.field("recorded_at").type)
-        return pa.Table.from_arrays(arrays, schema=schema)
+        return codec.events_to_arrow(self._pages(query))
 
     # -- snapshots, checkpoints, transactions -------------------------------------------------
 

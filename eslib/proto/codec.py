@@ -8,14 +8,15 @@ INVALID_ARGUMENT); the client uses the others.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from ..backends.base import EventQuery, PreparedEvent, Snapshot, StreamAppend
+from ..backends.base import EventQuery, PreparedEvent, Snapshot, StreamAppend, arrow_schema
 from ..errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -29,10 +30,20 @@ from ..errors import (
 )
 from ..events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, RecordedEvent, StreamState
 from ..json_text import decode, decode_strict, encode
+from ..validation import check_stream_id, check_text, check_type, make_query
 from . import eventstore_pb2 as pb
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MAX_NAME = 255  # stream ids, event types (as the EventStore facade checks them)
+# JSON nesting the server stores: a local store, its encoder bound by Python's recursion
+# limit (1000 by default), refuses deeper data; the server's limit is raised above this
+# (eslib.server.RECURSION_LIMIT) so that it can read back whatever a local store wrote
+MAX_DEPTH = 1000
+# what a datetime holds (0001-01-01 to 9999-12-31), in seconds from the epoch
+MIN_SECONDS = (datetime.min.replace(tzinfo=timezone.utc) - EPOCH) // timedelta(seconds=1)
+MAX_SECONDS = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // timedelta(seconds=1)
 _STATES = {ANY: pb.EXPECTED_STATE_ANY, STREAM_EXISTS: pb.EXPECTED_STATE_STREAM_EXISTS}
 
 
@@ -57,8 +68,15 @@ def timestamp(value: datetime, message: Any) -> None:
     message.nanos = delta.microseconds * 1000
 
 
-def from_timestamp(message: Any) -> datetime:
-    return EPOCH + timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
+def from_timestamp(message: Any, what: str = "recorded_at") -> datetime:
+    """The datetime of a Timestamp from a request; InvalidEvent if no datetime can hold it."""
+    seconds, nanos = message.seconds, message.nanos
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS or not 0 <= nanos <= 999_999_999:
+        raise InvalidEvent(
+            f"{what} must be a Timestamp from 0001-01-01 to 9999-12-31 UTC (seconds "
+            f"{MIN_SECONDS} to {MAX_SECONDS}, nanos 0 to 999999999), got seconds={seconds}, "
+            f"nanos={nanos}")
+    return EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def dumps(value: object) -> str:
@@ -75,26 +93,43 @@ def dumps_lossy(value: object) -> str:
 
 
 def json_value(text: str, what: str) -> Any:
-    """Parse JSON text from a request (no NaN or Infinity); InvalidEvent if it is not JSON."""
+    """Parse JSON text from a request (no NaN or Infinity); InvalidEvent if it is not JSON
+    or is nested deeper than :data:`MAX_DEPTH`."""
     try:
-        return decode_strict(text)
+        value = decode_strict(text)
     except ValueError as exc:
         raise InvalidEvent(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:  # far deeper than MAX_DEPTH
+        raise InvalidEvent(f"{what} is nested more than {MAX_DEPTH} levels deep; a local "
+                           "store refuses such data too") from None
+    if text.count("[") + text.count("{") > MAX_DEPTH:  # else it cannot be that deep
+        _check_depth(value, what)
+    return value
+
+
+def _check_depth(value: Any, what: str) -> None:
+    """Without recursion: the value may be deeper than the recursion limit allows."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidEvent(f"{what} is nested more than {MAX_DEPTH} levels deep; a local "
+                               "store refuses such data too")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
 def json_object(text: str, what: str) -> str:
     """Validate JSON object text from a request; returns it in canonical form."""
     if not text or text == "{}":
         return "{}"
-    try:
-        value = decode_strict(text)
-        if not isinstance(value, dict):
-            raise ValueError(f"a JSON object is needed, got {type(value).__name__}")
-        canonical = dumps(value)
-        if "\\ud" in text.lower():  # an escaped lone surrogate cannot be stored as UTF-8
-            canonical.encode("utf-8")
-    except ValueError as exc:  # JSONDecodeError and UnicodeEncodeError are ValueErrors
-        raise InvalidEvent(f"{what} is not valid JSON object text: {exc}") from None
+    value = json_value(text, what)
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"{what} is not valid JSON object text: a JSON object is needed, "
+                           f"got {type(value).__name__}")
+    canonical = dumps(value)
+    if not canonical.isascii():  # as the facade checks dicts: NUL, lone surrogates
+        check_text(what, canonical)
     return canonical
 
 
@@ -146,28 +181,24 @@ def batch_to_pb(batch: Iterable[StreamAppend]) -> Any:
     return request
 
 
-def name(value: str, what: str) -> str:
-    if not value or len(value) > MAX_NAME:
-        raise InvalidEvent(f"{what} must be a non-empty string of at most {MAX_NAME} characters, "
-                           f"got {value[:40]!r}")
-    return value
-
-
 def append_from_pb(message: Any, now: datetime) -> StreamAppend:
     """A validated StreamAppend; raises InvalidEvent naming the problem."""
-    stream_id = name(message.stream_id, "a stream id")
+    stream_id = message.stream_id
+    check_stream_id(stream_id)
     where = f"append to {stream_id!r}"
     expected = expected_from_pb(message.expected, where)
     if not message.events:
         raise InvalidEvent(f"nothing to append to {stream_id!r}: give at least one event")
     events = []
     for e in message.events:
-        type_ = name(e.type, f"{where}: an event type")
+        type_ = e.type
+        check_type(type_, f"{where}: an event type")
         try:
             event_id = uuid.UUID(e.id) if e.id else uuid.uuid4()
         except ValueError:
             raise InvalidEvent(f"{where}: event id {e.id[:40]!r} is not a UUID") from None
-        recorded = from_timestamp(e.recorded_at) if e.HasField("recorded_at") else now
+        recorded = from_timestamp(e.recorded_at, f"{where}: recorded_at of {type_!r}") \
+            if e.HasField("recorded_at") else now
         events.append(PreparedEvent(
             event_id, type_, json_object(e.data, f"{where}: data of {type_!r}"),
             json_object(e.metadata, f"{where}: metadata of {type_!r}"), recorded))
@@ -213,11 +244,41 @@ def event_to_pb(event: RecordedEvent, message: Any) -> None:
 
 def event_from_pb(m: Any) -> RecordedEvent:
     ts = m.recorded_at
+    try:
+        data, metadata = decode(m.data), decode(m.metadata)
+    except RecursionError:  # a local store reading this event would fail alike
+        raise StoreError(
+            f"the event at position {m.position} is nested too deeply to parse this deep "
+            f"in the call stack (recursion limit {sys.getrecursionlimit()}); raise it with "
+            "sys.setrecursionlimit to read it") from None
     return RecordedEvent(
-        m.stream_id, m.version, m.position, uuid.UUID(m.id), m.type, decode(m.data),
-        decode(m.metadata),
+        m.stream_id, m.version, m.position, uuid.UUID(m.id), m.type, data, metadata,
         EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000),
     )
+
+
+def events_to_arrow(pages: Iterable[Any]) -> pa.Table:
+    """ReadResponse pages as an Arrow table of :func:`~eslib.backends.base.arrow_schema`."""
+    import pyarrow as pa
+
+    schema = arrow_schema()
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for page in pages:
+        for e in page.events:
+            columns["position"].append(e.position)
+            columns["stream_id"].append(e.stream_id)
+            columns["version"].append(e.version)
+            columns["type"].append(e.type)
+            columns["recorded_at"].append(e.recorded_at.seconds * 1_000_000
+                                          + e.recorded_at.nanos // 1000)
+            columns["data"].append(e.data)
+            columns["metadata"].append(e.metadata)
+            columns["id"].append(e.id)
+    arrays = [pa.array(columns[f.name], pa.int64() if f.name == "recorded_at" else f.type)
+              for f in schema]
+    arrays[schema.get_field_index("recorded_at")] = arrays[
+        schema.get_field_index("recorded_at")].cast(schema.field("recorded_at").type)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def bound(value: int, what: str, minimum: int = 1) -> int:
@@ -227,14 +288,17 @@ def bound(value: int, what: str, minimum: int = 1) -> int:
 
 
 def query_from_pb(m: Any, cap: int) -> EventQuery:
-    """The EventQuery of a ReadAll request, its limit capped at ``cap``."""
+    """The EventQuery of a ReadAll request, its limit capped at ``cap``; checked as the
+    facade checks a local query."""
     limit = bound(m.limit, "limit", 0) if m.HasField("limit") else cap
-    return EventQuery(
-        stream_id=name(m.stream_id, "stream_id") if m.HasField("stream_id") else None,
-        category=name(m.category, "category") if m.HasField("category") else None,
+    if m.HasField("stream_id"):
+        check_stream_id(m.stream_id, "stream_id")
+    return make_query(
+        stream_id=m.stream_id if m.HasField("stream_id") else None,
+        category=m.category if m.HasField("category") else None,
         types=tuple(m.types.types) if m.HasField("types") else None,
-        from_position=bound(m.from_position, "from_position"),
-        to_position=bound(m.to_position, "to_position") if m.HasField("to_position") else None,
+        from_position=m.from_position,
+        to_position=m.to_position if m.HasField("to_position") else None,
         limit=min(limit, cap),
     )
 

@@ -104,12 +104,14 @@ class BulkEvent(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., event: _Optional[_Union[NewEvent, _Mapping]] = ...) -> None: ...
 
 class BulkAppendRequest(_message.Message):
-    __slots__ = ("events", "skip_existing")
+    __slots__ = ("events", "skip_existing", "complete")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     SKIP_EXISTING_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[BulkEvent]
     skip_existing: bool
-    def __init__(self, events: _Optional[_Iterable[_Union[BulkEvent, _Mapping]]] = ..., skip_existing: _Optional[bool] = ...) -> None: ...
+    complete: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[BulkEvent, _Mapping]]] = ..., skip_existing: _Optional[bool] = ..., complete: _Optional[bool] = ...) -> None: ...
 
 class BulkAppendResponse(_message.Message):
     __slots__ = ("written",)

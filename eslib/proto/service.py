@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -22,15 +21,16 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from ..backends.base import Backend, Snapshot
+from ..backends.base import Snapshot
 from ..errors import EslibError, InvalidEvent
-from . import PROTOCOL_VERSION, SERVICE, codec, transact
+from ..store import EventStore
+from ..validation import check_bound, check_stream_id, check_text
+from . import PROTOCOL_VERSION, SERVICE, bulk, codec, transact
 from . import eventstore_pb2 as pb
 
 log = logging.getLogger("eslib.server")
 
 STREAM_IDS_PER_PAGE = 10  # ListStreams pages hold page_size * this many ids
-BULK_MESSAGES = 64  # a bulk append may carry this many max-size messages
 
 
 def deserializer(cls: Any, max_bytes: int) -> Callable[[bytes], Any]:
@@ -74,13 +74,18 @@ class _Slots:
 
 
 class Service:
-    """The RPC handlers over one backend. ``handler()`` is what a grpc.Server adds."""
+    """The RPC handlers over one store. ``handler()`` is what a grpc.Server adds.
 
-    def __init__(self, backend: Backend, scheme: str, *, allow_sql: bool = False,
+    Every call goes through the store's facade, as a local caller's would, so that a
+    request passes the same checks (eslib.validation) before the backend sees it.
+    """
+
+    def __init__(self, store: EventStore, scheme: str, *, allow_sql: bool = False,
                  page_size: int = 1000, max_message_bytes: int = 8 << 20,
                  poll_interval: float = 0.5, transaction_timeout: float = 60.0,
                  max_subscriptions: int = 16, max_transactions: int = 8) -> None:
-        self.backend = backend
+        self.store = store
+        self.backend = store.backend
         self.scheme = scheme
         self.allow_sql = allow_sql
         self.page_size = page_size
@@ -160,7 +165,7 @@ class Service:
             max_message_bytes=self.max_message_bytes)
 
     def _append(self, batch: list[Any]) -> Any:
-        results = self.backend.append(batch)
+        results = self.store._append(batch)
         self._notify()
         response = pb.AppendManyResponse()
         for result in results:
@@ -168,11 +173,7 @@ class Service:
         return response
 
     def append(self, request: Any) -> Any:
-        item = codec.append_from_pb(request, codec.utc_now())
-        if len({e.id for e in item.events}) != len(item.events):
-            raise InvalidEvent("the same event id appears twice in one append; ids must be "
-                               "unique")
-        (result,) = self.backend.append([item])
+        (result,) = self.store._append([codec.append_from_pb(request, codec.utc_now())])
         self._notify()
         response = pb.AppendResponse()
         codec.result_to_pb(result, response)
@@ -184,7 +185,7 @@ class Service:
     def bulk_append(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
         error: EslibError
         try:
-            return self._bulk_append(requests)
+            return bulk.serve(self, requests, context)
         except EslibError as exc:
             error = exc
         except Exception:
@@ -192,57 +193,23 @@ class Service:
             context.abort(grpc.StatusCode.INTERNAL, "internal server error (see its log)")
         abort(context, error)
 
-    def _bulk_append(self, requests: Iterator[Any]) -> Any:
-        import pyarrow as pa
-
-        from ..bulk import bulk_schema, normalise
-
-        names = ("stream_id", "type", "data", "metadata", "id", "recorded_at")
-        columns: dict[str, list[Any]] = {name: [] for name in names}
-        size, skip, now = 0, False, codec.utc_now()
-        now_us = (now - codec.EPOCH) // timedelta(microseconds=1)
-        for request in requests:
-            if isinstance(request, codec.Rejected):
-                raise InvalidEvent(request.reason)
-            size += request.ByteSize()
-            if size > self.max_message_bytes * BULK_MESSAGES:
-                raise InvalidEvent(f"a bulk append may carry at most "
-                                   f"{self.max_message_bytes * BULK_MESSAGES} bytes; split it")
-            skip = request.skip_existing
-            for item in request.events:
-                e, stamp = item.event, item.event.recorded_at
-                columns["stream_id"].append(item.stream_id)
-                columns["type"].append(e.type)
-                columns["data"].append(e.data or "{}")
-                columns["metadata"].append(e.metadata or "{}")
-                columns["id"].append(e.id or None)
-                columns["recorded_at"].append(stamp.seconds * 1_000_000 + stamp.nanos // 1000
-                                              if e.HasField("recorded_at") else now_us)
-        schema = bulk_schema()
-        table = pa.table({name: pa.array(columns[name], pa.int64() if name == "recorded_at"
-                                          else schema.field(name).type) for name in names})
-        table = table.set_column(5, "recorded_at",
-                                 table["recorded_at"].cast(schema.field("recorded_at").type))
-        written = self.backend.bulk_append(normalise(table, codec.utc_now, None), skip)
-        if written:
-            self._notify()
-        return pb.BulkAppendResponse(written=written)
-
     def read_stream(self, request: Any) -> Any:
-        stream_id = codec.name(request.stream_id, "stream_id")
-        low = codec.bound(request.from_version, "from_version")
+        stream_id, low = request.stream_id, request.from_version
+        check_stream_id(stream_id, "stream_id")
+        check_bound("from_version", low)
         n = self._limit(request)
-        high = codec.bound(request.to_version, "to_version") if request.HasField("to_version") \
-            else None
+        high = request.to_version if request.HasField("to_version") else None
+        read = self.store.read_stream
         if high is None:
-            events = list(self.backend.read_stream(stream_id, low, request.backwards, n))
+            events = list(read(stream_id, low, backwards=request.backwards, limit=n))
         elif request.backwards:  # the page just below ``high``, newest first
+            check_bound("to_version", high)
             low = max(low, high - n + 1)
-            events = list(self.backend.read_stream(stream_id, low, False, max(0, high - low + 1)))
+            events = list(read(stream_id, low, limit=max(0, high - low + 1)))
             events.reverse()
         else:
-            events = list(self.backend.read_stream(stream_id, low, False,
-                                                   max(0, min(n, high - low + 1))))
+            check_bound("to_version", high)
+            events = list(read(stream_id, low, limit=max(0, min(n, high - low + 1))))
         return self._page(events, n)
 
     def read_all(self, request: Any) -> Any:
@@ -268,37 +235,37 @@ class Service:
         return response
 
     def stream_version(self, request: Any) -> Any:
-        version = self.backend.stream_version(codec.name(request.stream_id, "stream_id"))
+        version = self.store.stream_version(request.stream_id)
         return pb.StreamVersionResponse(version=version)
 
     def list_streams(self, request: Any) -> Any:
         cap = self.page_size * STREAM_IDS_PER_PAGE
         n = min(codec.bound(request.limit, "limit", 0), cap) if request.HasField("limit") else cap
-        ids = self.backend.streams()
+        ids = self.store.streams()
         start = bisect.bisect_right(ids, request.after) if request.after else 0
         page = ids[start:start + n]
         return pb.ListStreamsResponse(stream_ids=page, more=start + n < len(ids))
 
     def head_position(self, request: Any) -> Any:
-        return pb.HeadPositionResponse(position=self.backend.head_position())
+        return pb.HeadPositionResponse(position=self.store.head_position())
 
     def save_snapshot(self, request: Any) -> Any:
         m = request.snapshot
-        stream_id = codec.name(m.stream_id, "snapshot stream_id")
-        state = _json_text(m.state, "snapshot state")
-        self.backend.save_snapshot(Snapshot(stream_id, codec.bound(m.version, "snapshot version"),
-                                            m.schema, state))
+        state = codec.json_value(m.state, "a snapshot's state")  # too deep: InvalidEvent
+        if "\\ud" in m.state.lower():  # an escaped lone surrogate: not storable as UTF-8
+            check_text("a snapshot's state", codec.dumps(state))
+        self.store.save_snapshot(Snapshot(m.stream_id, m.version, m.schema, m.state))
         return pb.SaveSnapshotResponse()
 
     def load_snapshot(self, request: Any) -> Any:
-        snapshot = self.backend.load_snapshot(codec.name(request.stream_id, "stream_id"))
+        snapshot = self.store.load_snapshot(request.stream_id)
         response = pb.LoadSnapshotResponse()
         if snapshot is not None:
             codec.snapshot_to_pb(snapshot, response.snapshot)
         return response
 
     def load_checkpoint(self, request: Any) -> Any:
-        position = self.backend.load_checkpoint(codec.name(request.name, "checkpoint name"))
+        position = self.store.load_checkpoint(request.name)
         return pb.LoadCheckpointResponse(position=position)
 
     # -- streams -----------------------------------------------------------------
@@ -384,8 +351,4 @@ class Service:
                                 self.transaction_timeout)
                     context.cancel()
 
-
-def _json_text(text: str, what: str) -> str:
-    codec.json_value(text, what)
-    return text
 

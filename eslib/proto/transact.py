@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 def serve(service: Service, requests: Iterator[Any], activity: list[float]) -> Iterator[Any]:
     """Carry out one Transact call in this thread: the backend transaction lives here."""
     appended = False
-    try:
-        with service.backend.transaction() as tx:
+    try:  # through the facade: its checks, and its rule of one append before checkpoints
+        with service.store.transaction() as tx:
             for request in requests:
                 activity[0] = time.monotonic()
                 if isinstance(request, codec.Rejected):
@@ -43,7 +43,8 @@ def serve(service: Service, requests: Iterator[Any], activity: list[float]) -> I
                 if op == "rollback":
                     raise _RolledBack
                 if op == "append":
-                    results = tx.append(codec.batch_from_pb(request.append, codec.utc_now()))
+                    batch = codec.batch_from_pb(request.append, codec.utc_now())
+                    results = tx._appending().append(service.store._checked(batch))
                     appended = True
                     response = pb.TransactResponse()
                     for result in results:
@@ -52,13 +53,12 @@ def serve(service: Service, requests: Iterator[Any], activity: list[float]) -> I
                 elif op == "execute":
                     yield _execute(service, tx, request.execute)
                 elif op == "load_checkpoint":
-                    name = codec.name(request.load_checkpoint.name, "checkpoint name")
+                    name = request.load_checkpoint.name
                     yield pb.TransactResponse(load_checkpoint=pb.LoadCheckpointResponse(
                         position=tx.load_checkpoint(name)))
                 elif op == "save_checkpoint":
                     save = request.save_checkpoint
-                    tx.save_checkpoint(codec.name(save.name, "checkpoint name"),
-                                       codec.bound(save.position, "checkpoint position", 0))
+                    tx.save_checkpoint(save.name, save.position)
                     yield pb.TransactResponse(done=True)
                 else:
                     raise InvalidEvent("a TransactRequest must set one operation")
@@ -102,9 +102,11 @@ class GrpcTransaction:
             raise StoreError("this transaction was rolled back by an earlier error; "
                              "start a new one")
         if self._responses is None:
+            # no deadline on the call (a transaction may run long) nor wait_for_ready (it
+            # would wait forever for a server that is down): ``timeout`` bounds reaching it
             b = self._backend
-            self._responses = b._transact(iter(self._requests.get, None), metadata=b._metadata,
-                                          wait_for_ready=True)
+            b.wait_until_reachable("transaction")
+            self._responses = b._transact(iter(self._requests.get, None), metadata=b._metadata)
         batch, self._held = [*self._held, request], []
         try:
             for item in batch:
