@@ -44,6 +44,14 @@ def uuid7() -> uuid.UUID:
     return u
 
 
+def uuid_from_int(value: int) -> uuid.UUID:
+    """``uuid.UUID(int=value)`` without its argument checks (``value`` is a UUID's int)."""
+    u = _new(uuid.UUID)
+    _set_int(u, value)
+    _set_is_safe(u, _UNKNOWN)
+    return u
+
+
 def uuid_from_text(text: str) -> uuid.UUID:
     """The UUID of a database's canonical text form (``8-4-4-4-12`` hex digits), without
     ``uuid.UUID``'s parsing of every other spelling: reading an event makes one."""

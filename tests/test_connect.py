@@ -272,3 +272,18 @@ def test_an_event_bus_takes_classes_and_callables():
     with pytest.raises(eslib.ConfigurationError, match="callable"):
         bus.subscribe(object, "print")  # type: ignore[arg-type]
     assert bus.handlers_for(int) == []
+
+
+def test_memory_store_keeps_events_out_of_the_garbage_collectors_walks():
+    import gc
+
+    with eslib.connect("memory://") as store:
+        store.append("s-1", [eslib.NewEvent("T", {"n": 1, "text": "flat"})])
+        gc.collect()
+        row = store.backend._log[0]  # type: ignore[attr-defined]
+        assert not gc.is_tracked(row)  # a RecordedEvent, a UUID and two dicts per event were
+        first = next(iter(store.read_stream("s-1")))
+        assert next(iter(store.read_all())) is first  # made once, on the first read
+        assert first.id.int == row[3] and first.data == {"n": 1, "text": "flat"}
+        first.data["n"] = 2  # a reader's change does not reach the store
+        assert store.to_dataframe()["data"].tolist() == ['{"n":1,"text":"flat"}']
