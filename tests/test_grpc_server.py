@@ -364,3 +364,23 @@ def test_a_port_out_of_range_is_refused_not_replaced(port):
     # grpcio would listen on some other port and the server would print that one
     with pytest.raises(eslib.ConfigurationError, match="port"):
         EventStoreServer("memory://", port=port)
+
+
+def test_a_refused_push_watch_is_logged_once_then_the_client_polls(caplog):
+    with EventStoreServer("memory://", port=0, max_workers=4) as running:  # 2 subscriptions
+        stores = [eslib.connect(running.address) for _ in range(3)]
+        try:
+            for store in stores[:2]:  # each keeps a push watch open on the server
+                store.backend.wait_for_events(0, 0.2)  # type: ignore[attr-defined]
+            third = stores[2].backend
+            with caplog.at_level("WARNING", logger="eslib.grpc"):
+                for _ in range(6):
+                    assert not third.wait_for_events(0, 0.1)  # type: ignore[attr-defined]
+            refusals = [r for r in caplog.records if "push notifications" in r.getMessage()]
+            assert len(refusals) == 1 and "polling" in refusals[0].getMessage()
+            stores[0].append("s-1", [eslib.NewEvent("E")])
+            assert third.wait_for_events(0, 0.1) is False  # no push: the follower polls
+            assert [e.type for e in stores[2].read_all()] == ["E"]
+        finally:
+            for store in stores:
+                store.close()

@@ -52,6 +52,7 @@ from .base import EventQuery, Snapshot, StreamAppend
 if TYPE_CHECKING:
     import pyarrow as pa
 
+WATCH_RETRY = 30  # seconds before a refused push watch is tried again
 log = logging.getLogger("eslib.grpc")
 
 _UNARY: dict[str, Any] = {
@@ -119,6 +120,7 @@ class GrpcBackend:
         self._head = threading.Condition()
         self._seen = 0  # the highest position the watch was told about
         self._watch: threading.Thread | None = None
+        self._watch_again = 0.0  # monotonic time: a refused watch is not retried before it
         self._watch_call: Any = None
         try:
             info = self.call("GetInfo", pb.GetInfoRequest())
@@ -366,7 +368,9 @@ class GrpcBackend:
     def wait_for_events(self, after_position: int, timeout: float) -> bool:
         """Block until an event after ``after_position`` is committed (pushed by the server)."""
         with self._head:
-            if self._watch is None or not self._watch.is_alive():
+            if time.monotonic() < self._watch_again:  # refused (e.g. the server's limit): poll
+                self._head.wait(timeout)
+            elif self._watch is None or not self._watch.is_alive():
                 self._seen = max(self._seen, after_position)
                 self._watch = threading.Thread(target=self._run_watch, daemon=True,
                                                name=f"eslib-watch-{self.display}")
@@ -383,8 +387,10 @@ class GrpcBackend:
                         self._head.notify_all()
                 request.from_position = self._seen + 1
         except EslibError as exc:
-            if not self._closed:
-                log.warning("push notifications from %s stopped: %s", self.display, exc)
+            if not self._closed:  # one line, then polling for a while, not a line a wake-up
+                self._watch_again = time.monotonic() + WATCH_RETRY
+                log.warning("push notifications from %s stopped: %s; polling, retrying in "
+                            "%d s", self.display, exc, WATCH_RETRY)
 
     def close(self) -> None:
         if not self._closed:

@@ -25,7 +25,9 @@ from .base import DEBUG, URL_HELP, debug_option, one_line
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
               help="PEM certificate: serve grpcs:// (needs --tls-key).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
-@click.option("--allow-sql", is_flag=True, help="Let clients run SQL in transactions.")
+@click.option("--allow-sql", is_flag=True,
+              help="Let clients run SQL in transactions: any SQL, as this process (on DuckDB "
+                   "that includes reading and writing files it can reach).")
 @click.option("--pool-size", type=click.IntRange(min=1), default=None,
               help="PostgreSQL: connections the server may open (default 4); about the "
                    "number of clients appending at once.")
