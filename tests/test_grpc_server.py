@@ -384,3 +384,19 @@ def test_a_refused_push_watch_is_logged_once_then_the_client_polls(caplog):
         finally:
             for store in stores:
                 store.close()
+
+
+def test_a_tls_mismatch_says_so_instead_of_server_not_running(certificate):
+    import time
+
+    cert, key = certificate
+    with EventStoreServer("memory://", port=0, tls_cert=str(cert), tls_key=str(key)) as tls, \
+            EventStoreServer("memory://", port=0) as plain:
+        started = time.monotonic()
+        with pytest.raises(eslib.ConfigurationError, match="TLS handshake failed"):
+            eslib.connect(f"grpcs://127.0.0.1:{plain.port}", timeout=5)  # not TLS there
+        with pytest.raises(eslib.ConfigurationError, match="CERTIFICATE_VERIFY_FAILED"):
+            eslib.connect(f"grpcs://127.0.0.1:{tls.port}", timeout=5)  # no ?ca= for its cert
+        assert time.monotonic() - started < 4  # at once, not after the timeout
+        with pytest.raises(eslib.StoreError, match="try grpcs://"):
+            eslib.connect(f"grpc://127.0.0.1:{tls.port}", timeout=1)

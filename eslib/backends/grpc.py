@@ -82,6 +82,7 @@ class GrpcBackend:
                  ca_file: str | None = None, max_message_bytes: int = 64 << 20) -> None:
         target = grpc_target(url)
         self.display = target.display
+        self.secure = target.secure
         self.timeout = timeout
         token = token or target.token
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
@@ -123,6 +124,12 @@ class GrpcBackend:
         self._watch_again = 0.0  # monotonic time: a refused watch is not retried before it
         self._watch_call: Any = None
         try:
+            handshake = self._unreachable_why()
+            if handshake is not None and "handshake" in handshake.lower():  # not transient
+                raise ConfigurationError(
+                    f"cannot connect to the eslib server at {self.display}: the TLS handshake "
+                    f"failed ({handshake}); check grpcs:// against grpc:// and the CA (?ca= or "
+                    "$ESLIB_GRPC_CA)")
             info = self.call("GetInfo", pb.GetInfoRequest())
         except BaseException:
             self._channel.close()
@@ -171,15 +178,20 @@ class GrpcBackend:
             return False
         return state == grpc.ChannelConnectivity.READY.value[0]
 
-    def _reachable_now(self) -> bool:
+    def _unreachable_why(self) -> str | None:
+        """None when the server answers now; else why not, from one call that does not wait
+        for it (the waiting ones only say their deadline passed)."""
         if self._connected():
-            return True
+            return None
         try:
             self._calls["GetInfo"](pb.GetInfoRequest(), timeout=min(self.timeout, 1.0),
                                    metadata=self._metadata)
-        except grpc.RpcError:
-            return False
-        return True
+        except grpc.RpcError as err:
+            why = str(err.details()).rsplit("last error: ", 1)[-1]
+            if "Socket closed" in why and not self.secure:
+                why += " (a server that speaks TLS closes plain connections: try grpcs://)"
+            return why
+        return None
 
     def error(self, err: Any, what: str, write: bool = False) -> EslibError:
         """The eslib exception for a failed call (never shows the token); a ``write`` left
@@ -192,7 +204,8 @@ class GrpcBackend:
         if code in _NO_ANSWER:
             # Whether the request got there cannot be told: the server may be up and slow
             # (then it may still do the write), or unreachable since before the call
-            reachable = not self._closed and self._reachable_now()
+            why = "closed" if self._closed else self._unreachable_why()
+            reachable = why is None
             cause = f"{code.name.lower()}: {err.details()}"
             if write:
                 state = ("it is reachable, so it may still be doing it" if reachable
@@ -205,7 +218,7 @@ class GrpcBackend:
                 return StoreError(f"{what}: the eslib server at {self.display} gave no answer "
                                   f"within {self.timeout:g}s ({cause}); it may be busy")
             return StoreError(f"{what}: cannot reach the eslib server at {self.display} "
-                              f"({cause}); is it running?")
+                              f"({why}); is it running?")
         detail = None
         try:
             status = rpc_status.from_call(err)
