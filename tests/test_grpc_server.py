@@ -265,8 +265,8 @@ def test_tls_with_a_self_signed_certificate(certificate, monkeypatch):
         with eslib.connect(url) as store:
             store.append("s-1", [NewEvent("T")])
             assert store.stream_version("s-1") == 1
-        with pytest.raises(eslib.StoreError):  # the system roots do not trust it
-            eslib.connect(f"grpcs://:{TOKEN}@localhost:{running.port}", timeout=2)
+        with pytest.raises(eslib.ConfigurationError, match="CERTIFICATE_VERIFY_FAILED"):
+            eslib.connect(f"grpcs://:{TOKEN}@localhost:{running.port}", timeout=2)  # system roots
         with pytest.raises(eslib.StoreError):  # plain text to a TLS port
             eslib.connect(f"grpc://:{TOKEN}@127.0.0.1:{running.port}", timeout=2)
 
