@@ -32,12 +32,18 @@ DEMO_ENV = "ESLIB_DASHBOARD_DEMO"  # "1": the kernel serves demo data instead of
 
 def open_store() -> EventStore:
     """The store the dashboard shows: demo data when ``$ESLIB_DASHBOARD_DEMO=1``, else
-    ``eslib.connect()`` ($ESLIB_URL, else the embedded default), read-only where it can."""
+    ``eslib.connect()`` ($ESLIB_URL, else the embedded default); a DuckDB file read-only, so
+    that every visitor's kernel (a process each) can open it."""
     from .store import connect
+    from .urls import DEFAULT_URL, parse_url
 
     if os.environ.get(DEMO_ENV) == "1":
         return demo_store()
-    return connect()
+    url = os.environ.get("ESLIB_URL") or DEFAULT_URL
+    if parse_url(url).scheme == "duckdb" and parse_url(url).target != ":memory:":
+        # every visitor's kernel is a process: read-only, they (and none writing) share it
+        return connect(url, read_only=True)
+    return connect(url)
 
 
 def demo_store() -> EventStore:

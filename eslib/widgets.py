@@ -275,6 +275,7 @@ class ProjectionMonitor(_Shown):
         self.error: BaseException | None = None  #: why a background catch-up stopped
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stepping = threading.Lock()  # one catch-up at a time: two would apply a page twice
 
         self.progress = w.IntProgress(min=0, max=1, value=0, description=runner.name[:16],
                                       layout=w.Layout(width="60%"))
@@ -308,7 +309,12 @@ class ProjectionMonitor(_Shown):
 
     def catch_up(self, max_seconds: float | None = None) -> int:
         """Apply pages until caught up (or ``max_seconds`` passed, or ``stop()``);
-        returns how many events were applied."""
+        returns how many events were applied. One already running in the background (the
+        button) is waited for first."""
+        with self._stepping:
+            return self._catch_up(max_seconds)
+
+    def _catch_up(self, max_seconds: float | None) -> int:
         self._stopping.clear()
         start, applied = time.perf_counter(), 0
         before = self.runner.processed

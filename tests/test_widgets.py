@@ -173,6 +173,17 @@ def test_projection_monitor_button_catches_up_in_a_thread(bank):
     monitor.stop_button.click()  # nothing running: harmless
 
 
+def test_catch_up_while_the_button_runs_waits_instead_of_applying_twice(bank):
+    balances = Balances()
+    runner = eslib.ProjectionRunner(bank, balances, page_size=1)  # 48 pages: time to overlap
+    monitor = widgets.ProjectionMonitor(runner)
+    monitor.catch_up_button.click()
+    monitor.catch_up()  # the notebook's next cell, while the thread still runs
+    monitor._thread.join(30)
+    assert monitor.error is None and runner.processed == 47
+    assert balances.accounts["a"]["balance"] == sum(range(1, 46))
+
+
 def test_projection_monitor_stops_when_asked(bank):
     monitor = widgets.ProjectionMonitor(eslib.ProjectionRunner(bank, Balances(), page_size=1))
     assert monitor.catch_up(max_seconds=0) == 1  # one page, then the time is up
@@ -200,3 +211,24 @@ def test_dashboard_command_and_store(monkeypatch):
     monkeypatch.setenv("ESLIB_URL", "memory://")
     with dashboard.open_store() as store:
         assert store.url.scheme == "memory"
+
+
+def test_dashboard_opens_a_duckdb_file_read_only_so_visitors_share_it(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from eslib import dashboard
+
+    url = f"duckdb:///{tmp_path / 'shop.duckdb'}"
+    with eslib.connect(url) as store:
+        store.append("s-1", [eslib.NewEvent("E")])
+    monkeypatch.delenv(dashboard.DEMO_ENV, raising=False)
+    monkeypatch.setenv("ESLIB_URL", url)
+    with dashboard.open_store() as mine:  # another visitor's kernel is another process
+        other = subprocess.run(
+            [sys.executable, "-c", "from eslib import dashboard; "
+             "print(dashboard.open_store().stream_version('s-1'))"],
+            capture_output=True, text=True, timeout=60)
+        assert other.stdout.strip() == "1", other.stderr
+        with pytest.raises(eslib.ConfigurationError, match="read_only"):
+            mine.append("s-1", [eslib.NewEvent("E")])
