@@ -64,11 +64,12 @@ def test_flights_import_and_projection(store, method):
     with pytest.raises(eslib.ConfigurationError, match="'bulk' or 'batch'"):
         flights.import_flights(store, frame, method="copy", progress=False)
     assert store.head_position() == 0
+    first = flights.import_flights(store, frame.iloc[:10], method=method, progress=False)
     written = flights.import_flights(store, frame, chunk_size=40, method=method,
-                                     progress=False)
+                                     progress=False)  # a larger frame after a smaller one
     expected = flights.flight_events(frame)
-    assert written == len(expected) == store.head_position()
-    assert flights.import_flights(store, frame, progress=False) == 0  # ids known: skipped
+    assert first + written == len(expected) == store.head_position()
+    assert flights.import_flights(store, frame, method=method, progress=False) == 0  # a rerun
     one = frame.iloc[0]
     types = [e.type for e in store.read_stream(f"aircraft-{one.tailnum}")][:2]
     assert types[0] == "FlightScheduled" and types[1] in ("FlightDeparted", "FlightCancelled")

@@ -133,6 +133,7 @@ def import_flights(store: eslib.EventStore, frame: pd.DataFrame, *, chunk_size: 
         raise eslib.ConfigurationError(f"method must be 'bulk' or 'batch', got {method!r}")
     table = flight_events(frame)
     written = 0
+    placed: dict[str, list[int]] = {}  # batch: stream -> [events seen in the table, stored]
     with tqdm(total=len(table), unit="event", desc="importing flights",
               disable=not progress) as bar:
         for start in range(0, len(table), chunk_size):
@@ -140,19 +141,27 @@ def import_flights(store: eslib.EventStore, frame: pd.DataFrame, *, chunk_size: 
             if method == "bulk":
                 written += store.bulk_append(chunk, skip_existing=True)
             else:
-                written += _append_batch(store, chunk)
+                written += _append_batch(store, chunk, placed)
             bar.update(len(chunk))
     return written
 
 
-def _append_batch(store: eslib.EventStore, chunk: pd.DataFrame) -> int:
+def _append_batch(store: eslib.EventStore, chunk: pd.DataFrame,
+                  placed: dict[str, list[int]]) -> int:
+    """One batch for the chunk's events its streams do not hold yet. A rerun, or a larger
+    frame after a smaller one, finds a stream's first events stored (the events' order is
+    the frame's), so those are skipped, as bulk_append(skip_existing=True) skips them."""
     by_stream: dict[str, list[eslib.NewEvent]] = {}
     for stream, type_, data, id_ in chunk.itertuples(index=False):
-        by_stream.setdefault(stream, []).append(eslib.NewEvent(type_, json.loads(data), id=id_))
+        place = placed.setdefault(stream, [0, store.stream_version(stream)])
+        place[0] += 1
+        if place[0] > place[1]:
+            by_stream.setdefault(stream, []).append(
+                eslib.NewEvent(type_, json.loads(data), id=id_))
     with store.batch() as batch:
         for stream, events in by_stream.items():
-            batch.append(stream, events, eslib.ANY)
-    return len(chunk)
+            batch.append(stream, events, placed[stream][0] - len(events))
+    return sum(len(events) for events in by_stream.values())
 
 
 class DelaysPerCarrierDay(eslib.Projection):
