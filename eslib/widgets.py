@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 from .events import RecordedEvent, category_of
+from .validation import check_stream_id, is_int
 
 try:
     import ipywidgets as w
@@ -71,8 +72,9 @@ class StreamExplorer(_Shown):
 
     def __init__(self, store: EventStore, *, page_size: int = 20, max_streams: int = 500,
                  stream_id: str | None = None) -> None:
-        if page_size < 1 or max_streams < 1:
-            raise ConfigurationError("page_size and max_streams must be >= 1")
+        if not is_int(page_size, 1) or not is_int(max_streams, 1):
+            raise ConfigurationError(f"page_size and max_streams must be ints >= 1, got "
+                                     f"{page_size!r} and {max_streams!r}")
         self.store = store
         self.page_size = page_size
         self.max_streams = max_streams
@@ -127,10 +129,13 @@ class StreamExplorer(_Shown):
 
     def show(self, stream_id: str) -> None:
         """Pick ``stream_id`` (in its category) and show its first page."""
-        self.search.value = ""
-        self.category_picker.value = category_of(stream_id)
-        if stream_id not in self.stream_picker.options:
+        check_stream_id(stream_id)
+        category = category_of(stream_id)
+        if stream_id not in self._streams.get(category, ()):
             raise ConfigurationError(f"no stream {stream_id!r} in {self.store.url}")
+        self.category_picker.value = category
+        # searched for, so that it is offered even past max_streams
+        self.search.value = "" if stream_id in self.stream_picker.options else stream_id
         self.stream_picker.value = stream_id
 
     def _list_streams(self) -> None:

@@ -140,6 +140,22 @@ def test_time_travel_of_an_unknown_aggregate(bank):
     assert "no events" in travel.state_text
 
 
+def test_explorer_shows_a_stream_past_max_streams_and_refuses_bad_arguments(bank):
+    for n in range(3):
+        bank.append(f"order-{n}", [eslib.NewEvent("Placed")])
+    explorer = widgets.StreamExplorer(bank, max_streams=2, stream_id="order-2")
+    assert explorer.stream_id == "order-2" and explorer.page_events[0].type == "Placed"
+    for missing in ("nope-1", "order-9"):
+        with pytest.raises(eslib.ConfigurationError, match="no stream"):
+            explorer.show(missing)
+    for bad in ("", 5):
+        with pytest.raises(eslib.InvalidEvent):
+            explorer.show(bad)  # type: ignore[arg-type]
+    for size in ("3", None, 2.5, 0):
+        with pytest.raises(eslib.ConfigurationError, match="page_size"):
+            widgets.StreamExplorer(bank, page_size=size)  # type: ignore[arg-type]
+
+
 # -- ProjectionMonitor ---------------------------------------------------------------------------
 
 
