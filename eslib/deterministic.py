@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigurationError
+from .validation import is_int
 
 
 class TickingClock:
@@ -22,6 +23,11 @@ class TickingClock:
         start: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc),
         step: timedelta = timedelta(seconds=1),
     ) -> None:
+        if not isinstance(start, datetime):
+            raise ConfigurationError(f"TickingClock's start must be a datetime, got {start!r}")
+        if not isinstance(step, timedelta) or step <= timedelta(0):
+            raise ConfigurationError(f"TickingClock's step must be a timedelta > 0 (time does "
+                                     f"not go back), got {step!r}")
         if start.tzinfo is None:
             raise ConfigurationError(
                 f"TickingClock needs a timezone-aware start, e.g. datetime(2024, 1, 1, "
@@ -45,6 +51,9 @@ class SequentialIds:
     """
 
     def __init__(self, prefix: int = 0) -> None:
+        if not is_int(prefix, 0, 0xFFFFFFFF):
+            raise ConfigurationError(f"SequentialIds' prefix must be an int from 0 to "
+                                     f"0xFFFFFFFF (8 hex digits), got {prefix!r}")
         self._next = 1
         self._prefix = prefix
         self._lock = threading.Lock()
@@ -52,4 +61,7 @@ class SequentialIds:
     def __call__(self) -> uuid.UUID:
         with self._lock:
             n, self._next = self._next, self._next + 1
+        if n > 0xFFFFFFFFFFFF:
+            raise ConfigurationError("SequentialIds ran out of its 16**12 ids: start another "
+                                     "with the next prefix")
         return uuid.UUID(f"{self._prefix:08x}-0000-4000-8000-{n:012x}")

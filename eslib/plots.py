@@ -55,6 +55,10 @@ def event_rate(
     """Events per type per ``freq`` (``minute``, ``hour``, ``day``, …), one line per type."""
     counts = analysis.counts_per_type(store, freq, category=category)
     if types is not None:
+        # a string would be read as its characters: as for swimlanes, say so
+        if isinstance(types, str):
+            raise ConfigurationError(f"types takes a list of event types, got the string "
+                                     f"{types!r}; write [{types!r}]")
         counts = counts[counts["type"].isin(list(types))]
     # a period without events of a type is a zero, not a gap to draw a line across
     grid = counts.pivot_table(index="period", columns="type", values="events", aggfunc="sum",
@@ -121,7 +125,7 @@ def swimlanes(
         raise ConfigurationError(f"swimlanes takes a list of stream ids, got the string "
                                  f"{stream_ids!r}; write [{stream_ids!r}]")
     else:
-        stream_ids = list(stream_ids)
+        stream_ids = list(dict.fromkeys(stream_ids))  # a repeated id is one lane
         frames = [analysis.events_frame(store, s, expand=False) for s in stream_ids]
         import pandas as pd
 

@@ -9,9 +9,11 @@ import random
 import time
 import uuid
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import eslib
 from eslib.ids import uuid7, uuid_from_text
 
 
@@ -62,3 +64,21 @@ def test_uuid_from_text_is_uuid_of_the_canonical_text(u):
     got = uuid_from_text(str(u))
     assert got == u and hash(got) == hash(u) and str(got) == str(u)
     assert got.is_safe is uuid.SafeUUID.unknown and pickle.loads(pickle.dumps(got)) == u
+
+
+def test_deterministic_clock_and_ids_refuse_what_would_fail_later():
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for bad in (dict(step=1), dict(step=timedelta(0)), dict(step=timedelta(seconds=-1)),
+                dict(start="2024-01-01")):
+        with pytest.raises(eslib.ConfigurationError):
+            eslib.TickingClock(**{"start": start, **bad})  # type: ignore[arg-type]
+    for prefix in (-1, 2**32, "a", True):
+        with pytest.raises(eslib.ConfigurationError, match="prefix"):
+            eslib.SequentialIds(prefix)  # type: ignore[arg-type]
+    ids = eslib.SequentialIds(0xFFFFFFFF)
+    ids._next = 0xFFFFFFFFFFFF  # the last one
+    assert str(ids()) == "ffffffff-0000-4000-8000-ffffffffffff"
+    with pytest.raises(eslib.ConfigurationError, match="ran out"):
+        ids()

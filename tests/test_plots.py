@@ -102,3 +102,7 @@ def test_swimlanes(shop):
         plots.swimlanes(shop)
     with pytest.raises(eslib.ConfigurationError, match=r"write \['order-1'\]"):
         plots.swimlanes(shop, "order-1")  # not one lane per character
+    twice = plots.swimlanes(shop, ["order-1", "order-1"])
+    assert [t.get_text() for t in twice.get_yticklabels()] == ["order-1"]
+    with pytest.raises(eslib.ConfigurationError, match=r"write \['Placed'\]"):
+        plots.event_rate(shop, "minute", types="Placed")
