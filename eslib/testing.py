@@ -39,7 +39,8 @@ class Scenario:
         self._ran = False
 
     def when(self, command: Callable[[Any], object] | Any) -> Scenario:
-        """Run a command: a callable taking the aggregate, or a decider's command object."""
+        """Run a command: for an aggregate class a callable taking the aggregate, for a
+        decider its command object (given to ``decide``)."""
         if self._decider is not None:
             self._command = lambda aggregate: aggregate.execute(command)
         elif callable(command):
@@ -62,8 +63,11 @@ class Scenario:
         return self.aggregate.state if self._decider is not None else self.aggregate  # type: ignore[attr-defined]
 
     def then(self, *expected: Any) -> Scenario:
-        """Assert the command succeeded and recorded exactly ``expected``, in order."""
+        """Assert the command succeeded and recorded exactly ``expected``, in order (given
+        one by one or as one list, as :func:`given` takes them)."""
         self._check_ran("then")
+        if len(expected) == 1 and isinstance(expected[0], list):
+            expected = tuple(expected[0])
         if self._error is not None:
             raise AssertionError(
                 f"expected events {list(expected)!r}, but the command raised "

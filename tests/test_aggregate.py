@@ -29,6 +29,8 @@ def test_record_applies_and_queues():
 def test_given_when_then():
     given(Account, AccountOpened("ann"), Deposited(10)).when(
         lambda a: a.withdraw(3)).then(Withdrawn(3))
+    given(Account, [AccountOpened("ann"), Deposited(10)]).when(
+        lambda a: a.withdraw(3)).then([Withdrawn(3)])  # lists, as given() takes them
     given(Account, [AccountOpened("ann")]).when(lambda a: a.withdraw(3)).then_raises(
         InsufficientFunds, match="holds 0")
 
