@@ -18,7 +18,6 @@ use the server-streaming Subscribe call and reconnect by themselves.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,11 +47,11 @@ from ..proto import eventstore_pb2 as pb
 from ..proto.transact import GrpcTransaction
 from ..urls import grpc_target
 from .base import EventQuery, Snapshot, StreamAppend
+from .grpc_push import Push
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-WATCH_RETRY = 30  # seconds before a refused push watch is tried again
 log = logging.getLogger("eslib.grpc")
 
 _UNARY: dict[str, Any] = {
@@ -118,11 +117,7 @@ class GrpcBackend:
             f"/{SERVICE}/Transact", request_serializer=_serialize,
             response_deserializer=pb.TransactResponse.FromString)
         self._closed = False
-        self._head = threading.Condition()
-        self._seen = 0  # the highest position the watch was told about
-        self._watch: threading.Thread | None = None
-        self._watch_again = 0.0  # monotonic time: a refused watch is not retried before it
-        self._watch_call: Any = None
+        self._push = Push(self)
         try:
             handshake = self._unreachable_why()
             if handshake is not None and "handshake" in handshake.lower():  # not transient
@@ -339,7 +334,7 @@ class GrpcBackend:
             raise
         tx.finish(commit=True)
 
-    # -- following -------------------------------------------------------------------------
+    # -- following: eslib.backends.grpc_push ---------------------------------------------
 
     def subscribe(self, from_position: int = 1, *, types: Sequence[str] | None = None,
                   category: str | None = None) -> Iterator[RecordedEvent]:
@@ -348,68 +343,16 @@ class GrpcBackend:
         Reconnects after a lost connection or a server restart, resuming after the
         last event it yielded: nothing is skipped or repeated. Stop by leaving the loop.
         """
-        request = pb.SubscribeRequest(from_position=from_position)
-        if types is not None:
-            request.types.types.extend(types)
-            request.types.SetInParent()
-        if category is not None:
-            request.category = category
-        for response in self._follow(request):
-            for message in response.events:
-                event = codec.event_from_pb(message)
-                request.from_position = event.position + 1
-                yield event
-
-    def _follow(self, request: Any) -> Iterator[Any]:
-        """Subscribe responses across reconnections (the request's position is the resume point)."""
-        pause = 0.05
-        while not self._closed:
-            call = self._subscribe(request, metadata=self._metadata, wait_for_ready=True)
-            self._watch_call = call if request.notify_only else self._watch_call
-            try:
-                for response in call:
-                    pause = 0.05
-                    yield response
-            except grpc.RpcError as err:
-                if self._closed or err.code() not in (*_RETRY, grpc.StatusCode.CANCELLED):
-                    raise self.error(err, "subscribe") from None
-            finally:
-                call.cancel()
-            time.sleep(pause)  # the server went away or is shutting down: reconnect
-            pause = min(pause * 2, 1.0)
+        return self._push.subscribe(from_position, types, category)
 
     def wait_for_events(self, after_position: int, timeout: float) -> bool:
         """Block until an event after ``after_position`` is committed (pushed by the server)."""
-        with self._head:
-            if time.monotonic() < self._watch_again:  # refused (e.g. the server's limit): poll
-                self._head.wait(timeout)
-            elif self._watch is None or not self._watch.is_alive():
-                self._seen = max(self._seen, after_position)
-                self._watch = threading.Thread(target=self._run_watch, daemon=True,
-                                               name=f"eslib-watch-{self.display}")
-                self._watch.start()
-            return self._head.wait_for(lambda: self._seen > after_position, timeout)
-
-    def _run_watch(self) -> None:
-        request = pb.SubscribeRequest(from_position=self._seen + 1, notify_only=True)
-        try:
-            for response in self._follow(request):
-                with self._head:
-                    if response.last_position > self._seen:
-                        self._seen = response.last_position
-                        self._head.notify_all()
-                request.from_position = self._seen + 1
-        except EslibError as exc:
-            if not self._closed:  # one line, then polling for a while, not a line a wake-up
-                self._watch_again = time.monotonic() + WATCH_RETRY
-                log.warning("push notifications from %s stopped: %s; polling, retrying in "
-                            "%d s", self.display, exc, WATCH_RETRY)
+        return self._push.wait_for_events(after_position, timeout)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._watch_call is not None:
-                self._watch_call.cancel()
+            self._push.close()
             self._channel.close()
 
 
