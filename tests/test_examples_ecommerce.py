@@ -15,10 +15,12 @@ from eslib.examples.ecommerce import (
     ListProduct,
     Loyalty,
     LoyaltyPointsEarned,
+    LoyaltyPointsRevoked,
     Order,
     OrderCancelled,
     OrderPaid,
     OrderPlaced,
+    OrderRefunded,
     OrderShipped,
     OrderStarted,
     OrderSummaries,
@@ -131,3 +133,68 @@ def test_sales_by_product_in_sql(store):
     with store.transaction() as tx:
         assert [tuple(r) for r in tx.execute("SELECT sku, units FROM shop_sales ORDER BY sku")
                 ] == [("A1", 6), ("B2", 2)]
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, "300", True, None])
+def test_prices_and_quantities_are_positive_ints(bad):
+    given(product).when(ListProduct("Mug", bad)).then_raises(ShopError, "positive int")
+    given(product, ProductListed("Mug", 800)).when(ChangePrice(bad)).then_raises(
+        ShopError, "positive int")
+    given(Order, *STARTED).when(lambda o: o.add_item("A1", bad, 800)).then_raises(
+        ShopError, "positive int")
+    given(Order, *STARTED, OrderPlaced(1600)).when(lambda o: o.pay(1600.0)).then_raises(
+        ShopError, "costs 1600")
+
+
+def test_each_add_keeps_its_price(store):
+    given(Order, *STARTED, ItemAdded("A1", 1, 900)).when(lambda o: o.place()).then(
+        OrderPlaced(2500))
+    shop = _shop(store)
+    shop.start_order("o1", "ann")
+    shop.add_item("o1", "B2")
+    shop.change_price("B2", 500)
+    assert shop.add_item("o1", "B2").total == 950
+    shop.remove_item("o1", "B2")
+    assert shop.orders.get("o1").total == 0
+    shop.add_item("o1", "B2", 2)
+    assert shop.place("o1").total == 1000
+    summaries = OrderSummaries()
+    eslib.ProjectionRunner(store, summaries).run_until_caught_up()
+    assert summaries.frame()[["items", "total"]].values.tolist() == [[2, 1000]]
+
+
+def test_cancelling_a_paid_order_refunds_it_and_takes_the_points_back(store):
+    given(Order, *STARTED, OrderPlaced(1600), OrderPaid(1600)).when(
+        lambda o: o.cancel("changed")).then(OrderCancelled("changed"), OrderRefunded(1600))
+    given(Customer, CustomerRegistered("Ann", "a@x"), LoyaltyPointsEarned("o1", 16),
+          LoyaltyPointsRevoked("o1", 16)).when(lambda c: c.revoke_points("o1")).then()
+    shop = _shop(store)
+    for order_id in ("o1", "o2"):
+        shop.start_order(order_id, "ann")
+        shop.add_item(order_id, "A1", 2)
+        shop.place(order_id)
+        shop.pay(order_id)
+    assert Loyalty(store).run_until_caught_up() == 2
+    assert shop.cancel("o1", "changed my mind").paid == 0
+    assert Loyalty(store).run_until_caught_up() == 1
+    assert shop.customers.get("ann").points == 16  # o2's only
+
+
+@pytest.mark.backends("duckdb", "postgres")  # SQL read models
+def test_sales_count_each_price_and_drop_refunds(store):
+    shop = _shop(store)
+    shop.start_order("o1", "ann")
+    shop.add_item("o1", "A1")
+    shop.change_price("A1", 1000)
+    shop.add_item("o1", "A1")
+    shop.place("o1")
+    shop.pay("o1")
+    shop.start_order("o2", "ann")
+    shop.add_item("o2", "B2")
+    shop.place("o2")
+    shop.pay("o2")
+    shop.cancel("o2", "changed my mind")
+    eslib.ProjectionRunner(store, SalesByProduct()).run_until_caught_up()
+    with store.transaction() as tx:
+        rows = tx.execute("SELECT sku, units, revenue FROM shop_sales ORDER BY sku")
+    assert [tuple(r) for r in rows] == [("A1", 2, 1800), ("B2", 0, 0)]

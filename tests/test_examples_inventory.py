@@ -107,3 +107,60 @@ def test_receive_needs_a_defined_item(store):
         inventory.receive("north", "nut", 5)
     assert ItemDefined("Bolt", 20, 100, "acme") == next(
         iter([eslib.default_registry.decode(e) for e in store.read_stream("item-bolt")]))
+
+
+@pytest.mark.parametrize("qty", [0, -5, 0.5, True, "3"])
+def test_quantities_are_positive_ints(qty):
+    given(Warehouse, *OPEN).when(lambda w: w.receive("bolt", qty)).then_raises(
+        InventoryError, "an int")
+    raised = PurchaseOrderRaised("acme", "north", "bolt", 50)
+    given(PurchaseOrder, raised).when(lambda p: p.deliver(qty)).then_raises(
+        InventoryError, "an int")
+    given(Warehouse, *OPEN).when(lambda w: w.adjust("bolt", 0.5, "x")).then_raises(
+        InventoryError, "an int")
+
+
+def test_adjust_needs_a_defined_item_and_transfer_ids_are_not_reused(store):
+    inventory = _inventory(store)
+    with pytest.raises(InventoryError, match="no item ghost: define it"):
+        inventory.adjust("north", "ghost", 5, "found a box")
+    inventory.transfer("t1", "bolt", 5, "north", "south")
+    for source, destination in (("north", "south"), ("south", "north")):
+        with pytest.raises(InventoryError, match="transfer id t1 was used already"):
+            inventory.transfer("t1", "bolt", 1, source, destination)
+    assert inventory.warehouses.get("north").level("bolt") == 45
+
+
+def test_cancelled_order_frees_the_item_to_reorder(store):
+    inventory = _inventory(store)
+    chain = SupplyChain(store)
+    inventory.ship("north", "bolt", 35, "o1")
+    chain.run_until_caught_up()
+    inventory.orders.update("north.bolt.1", lambda p: p.cancel("supplier bankrupt"))
+    chain.run_until_caught_up()
+    assert inventory.warehouses.get("north").on_order == {}
+    inventory.ship("north", "bolt", 1, "o2")
+    chain.run_until_caught_up()
+    assert inventory.warehouses.get("north").on_order == {"bolt": "north.bolt.2"}
+    levels = StockLevels()
+    eslib.ProjectionRunner(store, levels).run_until_caught_up()
+    assert levels.frame().values.tolist() == [["north", "bolt", 14, 100]]
+
+
+def test_supply_chain_skips_stored_events_it_cannot_act_on(store, caplog):
+    inventory = _inventory(store)
+    chain = SupplyChain(store)
+    # stored before the commands checked: an undefined item, a delivery of nothing
+    inventory.warehouses.update("north", lambda w: w.adjust("ghost", 5, "found a box"))
+    inventory.ship("north", "bolt", 35, "o1")
+    chain.run_until_caught_up()
+    store.append("po-north.bolt.1", [eslib.NewEvent("PurchaseOrderDelivered", {"qty": 0})],
+                 expected_version=1)
+    with caplog.at_level("WARNING", logger="eslib.examples.inventory"):
+        chain.run_until_caught_up()  # no SubscriptionStopped
+    assert "no item ghost" in caplog.text and "north.bolt.1 not received" in caplog.text
+    north = inventory.warehouses.get("north")
+    assert (north.level("bolt"), north.on_order) == (15, {})
+    inventory.ship("north", "bolt", 1, "o2")  # the chain still runs and reorders
+    chain.run_until_caught_up()
+    assert inventory.warehouses.get("north").on_order == {"bolt": "north.bolt.2"}

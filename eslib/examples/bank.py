@@ -6,9 +6,12 @@ Two aggregates — :class:`Account` and :class:`Transfer` — and the
 1. ``TransferRequested`` → debit the source account (or fail the transfer when
    funds are insufficient);
 2. ``TransferDebited`` → credit the target account and complete the transfer; if
-   the target refuses (closed), compensate: refund the source and fail the transfer.
+   the target refuses (closed, or gone), compensate: refund the source and fail the
+   transfer.
 
-Every step is idempotent: a replayed event issues no second command.
+Every step is idempotent: a replayed event issues no second command. A step that
+cannot run fails the transfer rather than stopping the saga: money is neither
+created nor lost, and the transfers after it still run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import eslib
 from eslib.process import ProcessContext, ProcessManager
+from eslib.validation import is_int
 
 
 class BankError(Exception):
@@ -29,6 +33,13 @@ class InsufficientFunds(BankError):
 
 class AccountNotOpen(BankError):
     pass
+
+
+def _check_amount(amount: Any, what: str) -> None:
+    # cents are ints: a float would round money away, a bool or str is a caller's mistake
+    if not is_int(amount, 1):
+        raise BankError(f"{what} must be a whole number of cents, an int from 1 to "
+                        f"2**63 - 1; got {amount!r}")
 
 
 # -- events ------------------------------------------------------------------
@@ -109,14 +120,12 @@ class Account(eslib.Aggregate):
 
     def deposit(self, amount: int) -> None:
         self._check_open()
-        if amount <= 0:
-            raise BankError("a deposit must be positive")
+        _check_amount(amount, "a deposit")
         self.record(Deposited(amount))
 
     def withdraw(self, amount: int) -> None:
         self._check_open()
-        if amount <= 0:
-            raise BankError("a withdrawal must be positive")
+        _check_amount(amount, "a withdrawal")
         if amount > self.balance:
             raise InsufficientFunds(f"account {self.id} holds {self.balance}, not {amount}")
         self.record(Withdrawn(amount))
@@ -182,8 +191,7 @@ class Transfer(eslib.Aggregate):
     def request(self, source: str, target: str, amount: int) -> None:
         if self.version:
             raise BankError(f"transfer {self.id} already requested")
-        if amount <= 0:
-            raise BankError("a transfer must be positive")
+        _check_amount(amount, "a transfer")
         if source == target:
             raise BankError("a transfer needs two different accounts")
         self.record(TransferRequested(source, target, amount))
@@ -234,8 +242,11 @@ class TransferProcess(ProcessManager):
             case TransferRequested(source=source, amount=amount):
                 try:
                     ctx.update(self.accounts, source, lambda a: a.debit(ctx.key, amount))
-                except BankError as exc:
-                    reason = str(exc)
+                except (BankError, eslib.AggregateNotFound) as exc:
+                    # a missing account (a request stored before request_transfer checked,
+                    # or written by other code) fails the transfer: raising would stop
+                    # the saga for good and leave every later transfer waiting
+                    reason = _refusal(exc, source)
                     ctx.update(self.transfers, ctx.key, lambda t: t.fail(reason))
             case TransferDebited(amount=amount):
                 transfer = ctx.get(self.transfers, ctx.key)
@@ -243,11 +254,17 @@ class TransferProcess(ProcessManager):
                     ctx.update(self.accounts, transfer.target,
                                lambda a: a.credit(ctx.key, amount))
                     ctx.update(self.transfers, ctx.key, lambda t: t.complete())
-                except BankError as exc:  # compensate: give the money back
-                    reason = f"credit refused: {exc}"
+                except (BankError, eslib.AggregateNotFound) as exc:  # give the money back
+                    reason = f"credit refused: {_refusal(exc, transfer.target)}"
                     ctx.update(self.accounts, transfer.source,
                                lambda a: a.refund(ctx.key, amount))
                     ctx.update(self.transfers, ctx.key, lambda t: t.fail(reason))
+
+
+def _refusal(exc: Exception, account_id: str) -> str:
+    if isinstance(exc, eslib.AggregateNotFound):
+        return f"account {account_id} does not exist"
+    return str(exc)
 
 
 # -- read models: balances and the audit trail ------------------------------------------------
@@ -342,18 +359,37 @@ class AuditTrail(eslib.Projection):
 def open_account(accounts: eslib.Repository[Account], account_id: str, owner: str,
                  deposit: int = 0) -> Account:
     """Open an account (and make a first deposit) in one save."""
+    if accounts.exists(account_id):
+        raise BankError(f"account {account_id} already exists: pick another id")
     account = accounts.new(account_id)
     account.open(owner)
     if deposit:
         account.deposit(deposit)
-    accounts.save(account)
+    try:
+        accounts.save(account)
+    except eslib.WrongExpectedVersion:  # opened by someone else since the check above
+        raise BankError(f"account {account_id} already exists: pick another id") from None
     return account
 
 
 def request_transfer(transfers: eslib.Repository[Transfer], transfer_id: str, source: str,
                      target: str, amount: int) -> Transfer:
-    """Record a transfer request; :class:`TransferProcess` carries it out."""
+    """Record a transfer request; :class:`TransferProcess` carries it out.
+
+    Both accounts must exist (the saga would fail the transfer anyway; refusing here
+    tells the caller at once). A closed account is the saga's to find: it may close
+    between the request and the debit.
+    """
+    if transfers.exists(transfer_id):
+        raise BankError(f"transfer {transfer_id} already requested: pick another id")
     transfer = transfers.new(transfer_id)
     transfer.request(source, target, amount)
-    transfers.save(transfer)
+    accounts = eslib.Repository(transfers.store, Account)
+    for account_id in (source, target):
+        if not accounts.exists(account_id):
+            raise BankError(f"account {account_id} does not exist: open it first")
+    try:
+        transfers.save(transfer)
+    except eslib.WrongExpectedVersion:  # requested by someone else since the check above
+        raise BankError(f"transfer {transfer_id} already requested: pick another id") from None
     return transfer

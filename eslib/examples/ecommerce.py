@@ -10,8 +10,8 @@ Three aggregates, in both styles eslib supports:
 checks the rules that span aggregates (an order's customer must exist, an item's
 price is the product's current price) and saves one aggregate.
 :class:`Loyalty` is a process manager (customers earn a point per whole currency
-unit paid) and :class:`OrderSummaries` / :class:`SalesByProduct` are read models.
-Money is in cents.
+unit paid, and lose them when the order is refunded) and :class:`OrderSummaries` /
+:class:`SalesByProduct` are read models. Money is in cents.
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ from typing import Any
 
 import eslib
 from eslib.process import ProcessContext, ProcessManager
+from eslib.validation import is_int
 
 from .ecommerce_events import (
     CustomerRegistered,
     ItemAdded,
     ItemRemoved,
     LoyaltyPointsEarned,
+    LoyaltyPointsRevoked,
     OrderCancelled,
     OrderPaid,
     OrderPlaced,
+    OrderRefunded,
     OrderShipped,
     OrderStarted,
     PriceChanged,
@@ -42,6 +45,12 @@ class ShopError(Exception):
     """A command broke a shop rule; nothing was recorded."""
 
 
+def _check_positive(value: Any, what: str) -> None:
+    # cents and units are ints: a float would round money away, a bool or str is a mistake
+    if not is_int(value, 1):
+        raise ShopError(f"{what} must be a positive int (at most 2**63 - 1), got {value!r}")
+
+
 # -- customers (class style) --------------------------------------------------------
 
 
@@ -50,7 +59,8 @@ class Customer(eslib.Aggregate):
         super().__init__(id)
         self.name = self.email = ""
         self.points = 0
-        self.rewarded: list[str] = []  # orders already rewarded: earn_points is idempotent
+        self.rewarded: dict[str, int] = {}  # order -> points: earn_points is idempotent
+        self.revoked: list[str] = []  # refunded orders whose points were taken back
 
     def register(self, name: str, email: str) -> None:
         if self.version:
@@ -63,13 +73,20 @@ class Customer(eslib.Aggregate):
         if order_id not in self.rewarded and points > 0:
             self.record(LoyaltyPointsEarned(order_id, points))
 
+    def revoke_points(self, order_id: str) -> None:
+        if order_id in self.rewarded and order_id not in self.revoked:
+            self.record(LoyaltyPointsRevoked(order_id, self.rewarded[order_id]))
+
     def apply(self, event: Any) -> None:
         match event:
             case CustomerRegistered(name=name, email=email):
                 self.name, self.email = name, email
             case LoyaltyPointsEarned(order_id=order_id, points=points):
                 self.points += points
-                self.rewarded.append(order_id)
+                self.rewarded[order_id] = points
+            case LoyaltyPointsRevoked(order_id=order_id, points=points):
+                self.points -= points
+                self.revoked.append(order_id)
 
 
 # -- products (decider style) ----------------------------------------------------------
@@ -104,14 +121,12 @@ def decide_product(command: Any, state: ProductState) -> list[Any]:
         case ListProduct(name=name, price=price):
             if state.status != "new":
                 raise ShopError(f"product {name!r} is already listed")
-            if price <= 0:
-                raise ShopError("a price must be positive")
+            _check_positive(price, "a price")
             return [ProductListed(name, price)]
         case ChangePrice(price=price):
             if state.status != "listed":
                 raise ShopError(f"cannot reprice a product that is {state.status}")
-            if price <= 0:
-                raise ShopError("a price must be positive")
+            _check_positive(price, "a price")
             return [] if price == state.price else [PriceChanged(price)]
         case Discontinue():
             if state.status != "listed":
@@ -138,18 +153,24 @@ product = eslib.Decider(ProductState(), decide_product, evolve_product, category
 
 
 class Order(eslib.Aggregate):
-    """open → placed → paid → shipped; cancellable until shipped."""
+    """open → placed → paid → shipped; cancellable until shipped.
+
+    Each add is charged at the price it was added at: ``lines`` shows a line's
+    quantity and first unit price, ``amounts`` what the line costs, add by add.
+    Cancelling a paid order refunds it (OrderCancelled, then OrderRefunded).
+    """
 
     def __init__(self, id: Any) -> None:
         super().__init__(id)
         self.customer_id = ""
         self.lines: dict[str, dict[str, int]] = {}  # sku -> {"qty", "unit_price"}
+        self.amounts: dict[str, int] = {}  # sku -> cents
         self.status = "new"
-        self.paid = 0
+        self.paid = 0  # cents held: paid, less what was refunded
 
     @property
     def total(self) -> int:
-        return sum(line["qty"] * line["unit_price"] for line in self.lines.values())
+        return sum(self.amounts.values())
 
     def start(self, customer_id: str) -> None:
         if self.version:
@@ -158,8 +179,8 @@ class Order(eslib.Aggregate):
 
     def add_item(self, sku: str, qty: int, unit_price: int) -> None:
         self._require("open", "add items to")
-        if qty <= 0:
-            raise ShopError("a quantity must be positive")
+        _check_positive(qty, "a quantity")
+        _check_positive(unit_price, "a unit price")
         self.record(ItemAdded(sku, qty, unit_price))
 
     def remove_item(self, sku: str) -> None:
@@ -176,7 +197,7 @@ class Order(eslib.Aggregate):
 
     def pay(self, amount: int) -> None:
         self._require("placed", "pay")
-        if amount != self.total:
+        if not is_int(amount, 0) or amount != self.total:
             raise ShopError(f"order {self.id} costs {self.total}, not {amount}")
         self.record(OrderPaid(amount))
 
@@ -188,6 +209,8 @@ class Order(eslib.Aggregate):
         if self.status in ("shipped", "cancelled"):
             raise ShopError(f"order {self.id} is {self.status} and cannot be cancelled")
         self.record(OrderCancelled(reason))
+        if self.paid:  # the customer gets the money back; Loyalty takes the points back
+            self.record(OrderRefunded(self.paid))
 
     def _require(self, status: str, doing: str) -> None:
         if self.status != status:
@@ -198,11 +221,10 @@ class Order(eslib.Aggregate):
             case OrderStarted(customer_id=customer_id):
                 self.customer_id, self.status = customer_id, "open"
             case ItemAdded(sku=sku, qty=qty, unit_price=price):
-                line = self.lines.setdefault(sku, {"qty": 0, "unit_price": price})
-                line["qty"] += qty
-                line["unit_price"] = price
+                self.lines.setdefault(sku, {"qty": 0, "unit_price": price})["qty"] += qty
+                self.amounts[sku] = self.amounts.get(sku, 0) + qty * price
             case ItemRemoved(sku=sku):
-                del self.lines[sku]
+                del self.lines[sku], self.amounts[sku]
             case OrderPlaced():
                 self.status = "placed"
             case OrderPaid(amount=amount):
@@ -211,6 +233,8 @@ class Order(eslib.Aggregate):
                 self.status = "shipped"
             case OrderCancelled():
                 self.status = "cancelled"
+            case OrderRefunded(amount=amount):
+                self.paid -= amount
 
 
 # -- the application service -----------------------------------------------------------------
@@ -273,10 +297,11 @@ class Shop:
 
 
 class Loyalty(ProcessManager):
-    """A paid order earns its customer one point per 100 cents, exactly once."""
+    """A paid order earns its customer one point per 100 cents, exactly once; a refund
+    takes them back."""
 
     name = "loyalty"
-    types = (OrderPaid,)
+    types = (OrderPaid, OrderRefunded)
 
     def __init__(self, store: eslib.EventStore, **options: Any) -> None:
         super().__init__(store, **options)
@@ -288,8 +313,11 @@ class Loyalty(ProcessManager):
 
     def react(self, event: Any, ctx: ProcessContext) -> None:
         order = ctx.get(self.orders, ctx.key)
-        ctx.update(self.customers, order.customer_id,
-                   lambda c: c.earn_points(ctx.key, event.amount // 100))
+        if isinstance(event, OrderRefunded):
+            ctx.update(self.customers, order.customer_id, lambda c: c.revoke_points(ctx.key))
+        else:
+            ctx.update(self.customers, order.customer_id,
+                       lambda c: c.earn_points(ctx.key, event.amount // 100))
 
 
 class OrderSummaries(eslib.Projection):
@@ -309,9 +337,9 @@ class OrderSummaries(eslib.Projection):
                                          "status": "open", "items": 0, "total": 0, "lines": {}}
             case ItemAdded(sku=sku, qty=qty, unit_price=price):
                 row = self.orders[order_id]
-                line = row["lines"].setdefault(sku, [0, price])
+                line = row["lines"].setdefault(sku, [0, 0])  # qty, cents: each add at its price
                 line[0] += qty
-                line[1] = price
+                line[1] += qty * price
                 self._total(row)
             case ItemRemoved(sku=sku):
                 del self.orders[order_id]["lines"][sku]
@@ -328,7 +356,7 @@ class OrderSummaries(eslib.Projection):
     @staticmethod
     def _total(row: dict[str, Any]) -> None:
         row["items"] = sum(q for q, _ in row["lines"].values())
-        row["total"] = sum(q * p for q, p in row["lines"].values())
+        row["total"] = sum(amount for _, amount in row["lines"].values())
 
     def frame(self) -> Any:
         """The read model as a DataFrame sorted by order id."""
@@ -340,13 +368,14 @@ class OrderSummaries(eslib.Projection):
 
 
 class SalesByProduct(eslib.SQLProjection):
-    """Units and revenue per product over paid orders, as SQL tables in the store."""
+    """Units and revenue per product over paid (and not refunded) orders, as SQL tables
+    in the store; an order line per sku and price, as each add was charged."""
 
-    types = (ItemAdded, ItemRemoved, OrderPaid)
+    types = (ItemAdded, ItemRemoved, OrderPaid, OrderRefunded)
 
     def setup(self, tx: eslib.StoreTransaction) -> None:
         tx.execute("CREATE TABLE IF NOT EXISTS shop_order_lines (order_id TEXT, sku TEXT, "
-                   "qty BIGINT, unit_price BIGINT, PRIMARY KEY (order_id, sku))")
+                   "qty BIGINT, unit_price BIGINT, PRIMARY KEY (order_id, sku, unit_price))")
         tx.execute("CREATE TABLE IF NOT EXISTS shop_sales (sku TEXT PRIMARY KEY, "
                    "units BIGINT, revenue BIGINT)")
 
@@ -360,17 +389,18 @@ class SalesByProduct(eslib.SQLProjection):
         match event:
             case ItemAdded(sku=sku, qty=qty, unit_price=price):
                 ctx.execute("INSERT INTO shop_order_lines VALUES (?, ?, ?, ?) ON CONFLICT "
-                            "(order_id, sku) DO UPDATE SET qty = shop_order_lines.qty + "
-                            "excluded.qty, unit_price = excluded.unit_price",
-                            (order_id, sku, qty, price))
+                            "(order_id, sku, unit_price) DO UPDATE SET qty = "
+                            "shop_order_lines.qty + excluded.qty", (order_id, sku, qty, price))
             case ItemRemoved(sku=sku):
                 ctx.execute("DELETE FROM shop_order_lines WHERE order_id = ? AND sku = ?",
                             (order_id, sku))
-            case OrderPaid():
+            case OrderPaid() | OrderRefunded():
+                sign = -1 if isinstance(event, OrderRefunded) else 1
                 for row in ctx.execute(
                         "SELECT sku, qty, unit_price FROM shop_order_lines WHERE order_id = ?",
                         (order_id,)):
-                    qty, price = int(row[1]), int(row[2])  # type: ignore[call-overload]
+                    qty = sign * int(row[1])  # type: ignore[call-overload]
+                    price = int(row[2])  # type: ignore[call-overload]
                     ctx.execute("INSERT INTO shop_sales VALUES (?, ?, ?) ON CONFLICT (sku) DO "
                                 "UPDATE SET units = shop_sales.units + excluded.units, "
                                 "revenue = shop_sales.revenue + excluded.revenue",

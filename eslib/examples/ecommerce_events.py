@@ -19,6 +19,12 @@ class LoyaltyPointsEarned:
 
 
 @eslib.event
+class LoyaltyPointsRevoked:
+    order_id: str
+    points: int
+
+
+@eslib.event
 class ProductListed:
     name: str
     price: int
@@ -69,3 +75,8 @@ class OrderShipped:
 @eslib.event
 class OrderCancelled:
     reason: str
+
+
+@eslib.event
+class OrderRefunded:
+    amount: int

@@ -8,16 +8,35 @@
 stock between two warehouses in **one atomic append** to both streams.
 :class:`SupplyChain` is the process manager that keeps shelves full: when a
 warehouse's level of an item falls below its reorder point it raises a purchase
-order (once, until it is delivered), and a delivered order is received into the
-warehouse. :class:`StockLevels` is the read model.
+order (once, until it is delivered or cancelled), and a delivered order is received
+into the warehouse. :class:`StockLevels` is the read model.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import eslib
 from eslib.process import ProcessContext, ProcessManager
+from eslib.validation import is_int
+
+from .inventory_events import (
+    ItemDefined,
+    PurchaseOrderCancelled,
+    PurchaseOrderDelivered,
+    PurchaseOrderRaised,
+    ReplenishmentCancelled,
+    ReplenishmentOrdered,
+    StockAdjusted,
+    StockReceived,
+    StockShipped,
+    StockTransferredIn,
+    StockTransferredOut,
+    WarehouseOpened,
+)
+
+log = logging.getLogger(__name__)
 
 
 class InventoryError(Exception):
@@ -28,83 +47,10 @@ class OutOfStock(InventoryError):
     pass
 
 
-# -- events ----------------------------------------------------------------------------
-
-
-@eslib.event
-class ItemDefined:
-    name: str
-    reorder_point: int
-    reorder_qty: int
-    supplier: str
-
-
-@eslib.event
-class WarehouseOpened:
-    name: str
-    city: str
-
-
-@eslib.event
-class StockReceived:
-    sku: str
-    qty: int
-    po_id: str
-
-
-@eslib.event
-class StockShipped:
-    sku: str
-    qty: int
-    reference: str
-
-
-@eslib.event
-class StockAdjusted:
-    sku: str
-    delta: int
-    reason: str
-
-
-@eslib.event
-class StockTransferredOut:
-    sku: str
-    qty: int
-    transfer_id: str
-    destination: str
-
-
-@eslib.event
-class StockTransferredIn:
-    sku: str
-    qty: int
-    transfer_id: str
-    source: str
-
-
-@eslib.event
-class ReplenishmentOrdered:
-    sku: str
-    qty: int
-    po_id: str
-
-
-@eslib.event
-class PurchaseOrderRaised:
-    supplier: str
-    warehouse: str
-    sku: str
-    qty: int
-
-
-@eslib.event
-class PurchaseOrderDelivered:
-    qty: int
-
-
-@eslib.event
-class PurchaseOrderCancelled:
-    reason: str
+def _check_int(value: Any, low: int, what: str) -> None:
+    # quantities are whole units: a float, bool or str is a caller's mistake
+    if not is_int(value, low):
+        raise InventoryError(f"{what} must be an int >= {low}, got {value!r}")
 
 
 # -- aggregates ------------------------------------------------------------------------------
@@ -119,8 +65,8 @@ class Item(eslib.Aggregate):
     def define(self, name: str, reorder_point: int, reorder_qty: int, supplier: str) -> None:
         if self.version:
             raise InventoryError(f"item {self.id} is already defined")
-        if reorder_point < 0 or reorder_qty <= 0:
-            raise InventoryError("reorder point must be >= 0 and reorder quantity > 0")
+        _check_int(reorder_point, 0, "a reorder point")
+        _check_int(reorder_qty, 1, "a reorder quantity")
         self.record(ItemDefined(name, reorder_point, reorder_qty, supplier))
 
     def apply(self, event: Any) -> None:
@@ -161,6 +107,8 @@ class Warehouse(eslib.Aggregate):
         self.record(StockShipped(sku, qty, reference))
 
     def adjust(self, sku: str, delta: int, reason: str) -> None:
+        if not is_int(delta, -(2**63 - 1)):
+            raise InventoryError(f"an adjustment must be an int, got {delta!r}")
         if self.level(sku) + delta < 0:
             raise InventoryError(f"{self.id} holds {self.level(sku)} of {sku}; "
                                  f"cannot adjust by {delta}")
@@ -185,11 +133,15 @@ class Warehouse(eslib.Aggregate):
         self.record(ReplenishmentOrdered(sku, qty, po_id))
         return po_id
 
+    def cancel_replenishment(self, sku: str, po_id: str, reason: str) -> None:
+        """Forget the open order ``po_id`` (so the next low level reorders); idempotent."""
+        if self.on_order.get(sku) == po_id:
+            self.record(ReplenishmentCancelled(sku, po_id, reason))
+
     def _check_qty(self, qty: int) -> None:
         if self.version == 0:
             raise InventoryError(f"warehouse {self.id} is not open")
-        if qty <= 0:
-            raise InventoryError("a quantity must be positive")
+        _check_int(qty, 1, "a quantity")
 
     def apply(self, event: Any) -> None:
         match event:
@@ -199,8 +151,11 @@ class Warehouse(eslib.Aggregate):
                 self.levels[sku] = self.level(sku) + qty
                 if po_id and self.on_order.get(sku) == po_id:
                     del self.on_order[sku]
-            case StockShipped(sku=sku, qty=qty) | StockTransferredOut(sku=sku, qty=qty):
+            case StockShipped(sku=sku, qty=qty):
                 self.levels[sku] = self.level(sku) - qty
+            case StockTransferredOut(sku=sku, qty=qty, transfer_id=transfer_id):
+                self.levels[sku] = self.level(sku) - qty
+                self.transfers.append(transfer_id)  # ids in both directions: none reused
             case StockAdjusted(sku=sku, delta=delta):
                 self.levels[sku] = self.level(sku) + delta
             case StockTransferredIn(sku=sku, qty=qty, transfer_id=transfer_id):
@@ -209,6 +164,8 @@ class Warehouse(eslib.Aggregate):
             case ReplenishmentOrdered(sku=sku, po_id=po_id):
                 self.on_order[sku] = po_id
                 self.orders_raised[sku] = self.orders_raised.get(sku, 0) + 1
+            case ReplenishmentCancelled(sku=sku):
+                del self.on_order[sku]
 
 
 class PurchaseOrder(eslib.Aggregate):
@@ -228,6 +185,8 @@ class PurchaseOrder(eslib.Aggregate):
     def deliver(self, qty: int | None = None) -> None:
         if self.status != "raised":
             raise InventoryError(f"purchase order {self.id} is {self.status}")
+        if qty is not None:
+            _check_int(qty, 1, "a delivered quantity")
         self.record(PurchaseOrderDelivered(self.qty if qty is None else qty))
 
     def cancel(self, reason: str) -> None:
@@ -274,6 +233,7 @@ class Inventory:
         return self.warehouses.update(warehouse_id, lambda w: w.ship(sku, qty, reference))
 
     def adjust(self, warehouse_id: str, sku: str, delta: int, reason: str) -> Warehouse:
+        self._check_item(sku)
         return self.warehouses.update(warehouse_id, lambda w: w.adjust(sku, delta, reason))
 
     def transfer(self, transfer_id: str, sku: str, qty: int, source: str,
@@ -282,6 +242,9 @@ class Inventory:
         if source == destination:
             raise InventoryError("a transfer needs two different warehouses")
         out, into = self.warehouses.get(source), self.warehouses.get(destination)
+        if transfer_id in out.transfers or transfer_id in into.transfers:
+            # else transfer_in skips it as a replay and the append has nothing to write
+            raise InventoryError(f"transfer id {transfer_id} was used already: pick another")
         out.transfer_out(sku, qty, transfer_id, destination)
         into.transfer_in(sku, qty, transfer_id, source)
         appends = {}
@@ -305,10 +268,15 @@ class Inventory:
 
 
 class SupplyChain(ProcessManager):
-    """Reorders below the reorder point; receives delivered purchase orders."""
+    """Reorders below the reorder point; receives delivered purchase orders.
+
+    What it cannot act on (stock of an undefined item; a delivery of no units) is
+    logged and skipped, freeing the item to reorder: raising would stop the chain for good.
+    """
 
     name = "supplychain"
-    types = (StockShipped, StockAdjusted, StockTransferredOut, PurchaseOrderDelivered)
+    types = (StockShipped, StockAdjusted, StockTransferredOut, PurchaseOrderDelivered,
+             PurchaseOrderCancelled)
 
     def __init__(self, store: eslib.EventStore, **options: Any) -> None:
         super().__init__(store, **options)
@@ -318,17 +286,35 @@ class SupplyChain(ProcessManager):
 
     def correlate(self, event: Any, recorded: eslib.RecordedEvent) -> str | None:
         owner = recorded.stream_id.split("-", 1)[1]
-        if isinstance(event, PurchaseOrderDelivered):
+        if isinstance(event, PurchaseOrderDelivered | PurchaseOrderCancelled):
             return owner  # the purchase order
         return f"{owner}.{event.sku}"  # warehouse.item
 
     def react(self, event: Any, ctx: ProcessContext) -> None:
-        if isinstance(event, PurchaseOrderDelivered):
-            order = ctx.get(self.orders, ctx.key)
-            ctx.update(self.warehouses, order.warehouse,
-                       lambda w: w.receive(order.sku, event.qty, ctx.key))
-            return
+        match event:
+            case PurchaseOrderDelivered(qty=qty):
+                order = ctx.get(self.orders, ctx.key)
+                try:
+                    ctx.update(self.warehouses, order.warehouse,
+                               lambda w: w.receive(order.sku, qty, ctx.key))
+                except InventoryError as exc:
+                    log.warning("%s: purchase order %s not received: %s", self.name, ctx.key, exc)
+                    self._forget(order, ctx, f"delivery not received: {exc}")
+            case PurchaseOrderCancelled(reason=reason):
+                self._forget(ctx.get(self.orders, ctx.key), ctx, reason)
+            case _:
+                self._reorder(event, ctx)
+
+    def _forget(self, order: PurchaseOrder, ctx: ProcessContext, reason: str) -> None:
+        ctx.update(self.warehouses, order.warehouse,
+                   lambda w: w.cancel_replenishment(order.sku, ctx.key, reason))
+
+    def _reorder(self, event: Any, ctx: ProcessContext) -> None:
         warehouse_id = ctx.recorded.stream_id.split("-", 1)[1]
+        if not self.items.exists(event.sku):
+            log.warning("%s: no item %s, so no reorder point: %s at position %d skipped",
+                        self.name, event.sku, ctx.recorded.type, ctx.recorded.position)
+            return
         item = ctx.get(self.items, event.sku)
         warehouse = ctx.get(self.warehouses, warehouse_id)
         if warehouse.level(event.sku) >= item.reorder_point:
@@ -343,7 +329,7 @@ class StockLevels(eslib.Projection):
     """On-hand and on-order quantity per (warehouse, item), and the history of levels."""
 
     types = (StockReceived, StockShipped, StockAdjusted, StockTransferredOut, StockTransferredIn,
-             ReplenishmentOrdered)
+             ReplenishmentOrdered, ReplenishmentCancelled)
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -366,6 +352,8 @@ class StockLevels(eslib.Projection):
                 row["on_hand"] += qty
             case ReplenishmentOrdered(qty=qty):
                 row["on_order"] = qty
+            case ReplenishmentCancelled():
+                row["on_order"] = 0
         self.history.append((ctx.position, warehouse, event.sku, row["on_hand"]))
 
     def frame(self) -> Any:
