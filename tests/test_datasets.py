@@ -79,6 +79,13 @@ def test_flights_import_and_projection(store, method):
     assert frame["flight_id"].is_unique and len(frame) > 30
     with pytest.raises(eslib.ConfigurationError, match="'bulk' or 'batch'"):
         flights.import_flights(store, frame, method="copy", progress=False)
+    for bad in (dict(month=13), dict(month="1"), dict(carriers="UA")):
+        with pytest.raises(eslib.ConfigurationError):
+            flights.load_flights(**bad)  # type: ignore[arg-type]
+    with pytest.raises(eslib.ConfigurationError, match="chunk_size"):
+        flights.import_flights(store, frame, chunk_size=0, progress=False)
+    empty = flights.plot_daily_delays(flights.DelaysPerCarrierDay().frame())
+    assert "no flights" in empty.get_title()
     assert store.head_position() == 0
     first = flights.import_flights(store, frame.iloc[:10], method=method, progress=False)
     written = flights.import_flights(store, frame, chunk_size=40, method=method,

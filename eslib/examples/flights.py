@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import eslib
+from eslib.validation import is_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,6 +74,12 @@ def load_flights(month: int | None = None, *, carriers: list[str] | None = None
     ordered by scheduled departure; ``flight_id`` is unique, e.g. ``UA1545-2013-01-01``."""
     import pandas as pd
 
+    if month is not None and not is_int(month, 1, 12):
+        raise eslib.ConfigurationError(f"month must be an int from 1 to 12, got {month!r}")
+    if carriers is not None and (isinstance(carriers, str) or not all(
+            isinstance(c, str) for c in carriers)):
+        raise eslib.ConfigurationError(f"carriers takes a list of carrier codes, got "
+                                       f"{carriers!r}; e.g. ['UA', 'AA']")
     frame = pd.read_csv(flights_csv(), usecols=[
         "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_delay",
         "carrier", "flight", "tailnum", "origin", "dest"])
@@ -131,6 +138,8 @@ def import_flights(store: eslib.EventStore, frame: pd.DataFrame, *, chunk_size: 
 
     if method not in ("bulk", "batch"):
         raise eslib.ConfigurationError(f"method must be 'bulk' or 'batch', got {method!r}")
+    if not is_int(chunk_size, 1):
+        raise eslib.ConfigurationError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
     table = flight_events(frame)
     written = 0
     placed: dict[str, list[int]] = {}  # batch: stream -> [events seen in the table, stored]
@@ -213,8 +222,14 @@ def plot_daily_delays(frame: pd.DataFrame, *, top: int = 5, ax: Any = None) -> A
     """Mean arrival delay per day for the ``top`` carriers by flights; returns the Axes."""
     import matplotlib.pyplot as plt
 
+    if not is_int(top, 1):
+        raise eslib.ConfigurationError(f"top must be an int >= 1, got {top!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
+    if frame.empty:  # nothing imported or projected yet: an empty, labelled plot
+        ax.set(ylabel="mean arrival delay (min)", title="arrival delay per carrier and day "
+                                                        "(no flights)")
+        return ax
     busiest = frame.groupby("carrier")["flights"].sum().nlargest(top).index
     for carrier in sorted(busiest):
         rows = frame[frame["carrier"] == carrier]
