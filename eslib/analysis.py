@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import frames
+from . import frames, queries
 from .errors import ConfigurationError
 from .projection import EventContext, Projection
 from .validation import check_stream_id, is_int, make_query
@@ -118,7 +118,7 @@ def sql(store: EventStore, query: str, params: Sequence[object] | None = None) -
                                not isinstance(params, Sequence)):
         raise ConfigurationError(f"params must be a list or tuple of values for the ? "
                                  f"placeholders, got {type(params).__name__}")
-    return frames.run_sql(store, query, list(params or ()), announce=_announce)
+    return queries.run_sql(store, query, list(params or ()), announce=_announce)
 
 
 def counts_per_type(

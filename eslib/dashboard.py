@@ -40,7 +40,8 @@ def open_store() -> EventStore:
     if os.environ.get(DEMO_ENV) == "1":
         return demo_store()
     url = os.environ.get("ESLIB_URL") or DEFAULT_URL
-    if parse_url(url).scheme == "duckdb" and parse_url(url).target != ":memory:":
+    target = parse_url(url)
+    if target.scheme == "duckdb" and target.target != ":memory:":
         # every visitor's kernel is a process: read-only, they (and none writing) share it
         return connect(url, read_only=True)
     return connect(url)

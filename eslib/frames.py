@@ -1,10 +1,11 @@
-"""How :mod:`eslib.analysis` builds frames on each backend (its public API lives there).
+"""How :mod:`eslib.analysis` builds event frames on each backend (its public API lives
+there; its ``sql()``: :mod:`eslib.queries`).
 
-DuckDB runs SQL in the store's connection (under the backend's lock); PostgreSQL runs
-``sql()`` on a pool connection, read-only, and reads expanded events into Arrow through
-the backend's ADBC reader (:mod:`eslib.backends.postgres_arrow`); any other backend
-(memory, gRPC) hands its Arrow table of events to a private in-process DuckDB, so that
-it runs the very same SQL as a DuckDB store.
+DuckDB expands events in the store's connection (under the backend's lock); PostgreSQL
+reads expanded events into Arrow through the backend's ADBC reader
+(:mod:`eslib.backends.postgres_arrow`); any other backend (memory, gRPC) hands its Arrow
+table of events to a private in-process DuckDB, so that it runs the very same SQL as a
+DuckDB store.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import EventQuery
-from .backends.sql import qmark_to_format, where
-from .errors import QueryError, StoreError
+from .backends.sql import where
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,13 +32,12 @@ _DUCK_NUMBERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
 _DUCK_CLASSES = {"VARCHAR": "string", "BOOLEAN": "boolean", "NULL": "null"}  # else "mixed"
 _DUCK_SQL = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
 _PG_SQL = {"int": "bigint", "float": "double precision", "bool": "boolean"}
-_READ_ONLY = ("SELECT", "EXPLAIN")  # what sql() accepts on DuckDB: it must not change the store
 Path = tuple[str, ...]  # keys from a document's top to a value
 
 # -- which engine -------------------------------------------------------------------
 
 
-def _kind(store: EventStore) -> str:
+def engine(store: EventStore) -> str:
     from .backends.duckdb import DuckDBBackend
     from .backends.postgres import PostgresBackend
 
@@ -49,7 +48,7 @@ def _kind(store: EventStore) -> str:
     return "arrow"
 
 
-def _scratch(table: pa.Table) -> duckdb.DuckDBPyConnection:
+def scratch(table: pa.Table) -> duckdb.DuckDBPyConnection:
     """A private DuckDB whose ``eslib_events`` view shows ``table`` like the real table."""
     import duckdb
 
@@ -71,7 +70,7 @@ def events(store: EventStore, query: EventQuery, *, expand: bool, metadata: bool
            announce: Announce) -> pd.DataFrame:
     from .backends.duckdb_errors import translate_errors
 
-    kind = _kind(store)
+    kind = engine(store)
     if kind == "postgres":
         table = _pg_events(store, query, expand, metadata, announce)
     elif kind == "duckdb":
@@ -79,7 +78,7 @@ def events(store: EventStore, query: EventQuery, *, expand: bool, metadata: bool
         with backend.lock, translate_errors("events_frame"):
             table = _duck_events(backend.connection, query, expand, metadata, announce)
     else:
-        con = _scratch(store.to_arrow(query.stream_id, from_position=query.from_position,
+        con = scratch(store.to_arrow(query.stream_id, from_position=query.from_position,
                                       to_position=query.to_position, types=query.types,
                                       category=query.category, limit=query.limit))
         try:
@@ -251,91 +250,6 @@ def _pg_leaves(paths: list[list[str]], classes: list[list[str]],
 
     return [(path, _leaf_kind(seen[path][0])) for path in sorted(seen, key=order)
             if not nested(path) and all(nested(path[:i]) for i in range(1, len(path)))]
-
-
-# -- SQL ----------------------------------------------------------------------------------
-
-
-def run_sql(store: EventStore, query: str, params: list[object],
-            announce: Announce) -> pd.DataFrame:
-    kind = _kind(store)
-    if kind == "postgres":
-        return _pg_sql(store, query, params, announce)
-    if kind == "duckdb":
-        backend: Any = store.backend
-        with backend.lock:
-            table = _duck_sql(backend.connection, query, params)
-    else:
-        con = _scratch(store.to_arrow())
-        try:
-            table = _duck_sql(con, query, params)
-        finally:
-            con.close()
-    announce(table.num_rows, table.num_columns)
-    return to_pandas(table)
-
-
-def _duck_sql(con: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> pa.Table:
-    import duckdb
-
-    try:
-        statements = con.extract_statements(query)
-        if len(statements) != 1:
-            raise QueryError(f"give one query at a time, got {len(statements)} statements")
-        kind = statements[0].type.name
-        if kind not in _READ_ONLY:
-            raise QueryError(
-                f"sql() only reads (SELECT …), got a {kind} statement; change read models "
-                "in a projection or with store.transaction()")
-        return con.sql(query, params=params or None).to_arrow_table()
-    except duckdb.IOException as exc:
-        raise StoreError(f"DuckDB I/O error: {exc}") from exc
-    except duckdb.Error as exc:
-        raise QueryError(f"the query failed: {exc}") from exc
-
-
-def _pg_sql(store: EventStore, query: str, params: list[object],
-            announce: Announce) -> pd.DataFrame:
-    import pandas as pd
-    import psycopg
-    import pyarrow as pa
-    from psycopg.types.string import TextLoader
-
-    backend: Any = store.backend
-
-    def fetch(conn: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with conn.transaction(), conn.cursor() as cur:
-            for type_name in ("json", "jsonb", "uuid"):  # as text, as DuckDB returns them
-                cur.adapters.register_loader(type_name, TextLoader)
-            cur.execute("SET TRANSACTION READ ONLY")
-            try:
-                cur.execute(qmark_to_format(query), params)
-            except psycopg.Error as exc:
-                if isinstance(exc, psycopg.OperationalError) or \
-                        (exc.sqlstate or "").startswith("08"):  # the connection, not the query
-                    raise
-                raise QueryError(f"the query failed: {str(exc).strip()}") from exc
-            except UnicodeEncodeError as exc:  # a parameter PostgreSQL cannot take as text
-                raise QueryError(f"a parameter is not valid Unicode text: {exc}") from exc
-            if cur.description is None:
-                return [], []
-            return [d.name for d in cur.description], cur.fetchall()
-
-    names, rows = backend._run(fetch)
-    announce(len(rows), len(names))
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    arrays: dict[str, Any] = {}
-    for name, values in zip(names, columns, strict=True):
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            arrays[name] = list(values)  # mixed Python values stay objects
-    arrow = {n: a for n, a in arrays.items() if isinstance(a, pa.Array)}
-    frame = to_pandas(pa.table(arrow)) if arrow else pd.DataFrame(index=range(len(rows)))
-    for name, values in arrays.items():
-        if not isinstance(values, pa.Array):
-            frame[name] = pd.Series(values, dtype=object)
-    return frame[names] if names else frame
 
 
 # -- Arrow to pandas -----------------------------------------------------------------------

@@ -300,11 +300,8 @@ def _apply_own(projection: Projection, ctx: EventContext, stream_id: str,
     return applied
 
 
-_LOCKS_LOCK = threading.Lock()
-
-
 def _lock(projection: Projection) -> threading.Lock:
-    """One lock per Python projection: threads saving through it apply in turn."""
-    with _LOCKS_LOCK:
-        lock: threading.Lock = vars(projection).setdefault("_inline_lock", threading.Lock())
+    """One lock per Python projection: threads saving through it apply in turn (dict's
+    setdefault is atomic: two threads get the same lock)."""
+    lock: threading.Lock = vars(projection).setdefault("_inline_lock", threading.Lock())
     return lock

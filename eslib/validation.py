@@ -37,23 +37,19 @@ def to_json(value: Any, what: str, event_type: str) -> str:
 
 
 def check_stream_id(stream_id: object, what: str = "a stream id") -> None:
-    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID:
-        shown = stream_id if not isinstance(stream_id, str) else stream_id[:40]
-        raise InvalidEvent(
-            f"{what} must be a non-empty string of at most {MAX_STREAM_ID} characters, "
-            f"got {shown!r}"
-        )
-    check_text(what, stream_id)
+    _check_name(stream_id, what, MAX_STREAM_ID)
 
 
 def check_type(event_type: object, what: str = "an event type") -> None:
-    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_TYPE:
-        shown = event_type if not isinstance(event_type, str) else event_type[:40]
+    _check_name(event_type, what, MAX_TYPE)
+
+
+def _check_name(value: object, what: str, longest: int) -> None:
+    if not isinstance(value, str) or not value or len(value) > longest:
+        shown = value if not isinstance(value, str) else value[:40]
         raise InvalidEvent(
-            f"{what} must be a non-empty string of at most {MAX_TYPE} characters, "
-            f"got {shown!r}"
-        )
-    check_text(what, event_type)
+            f"{what} must be a non-empty string of at most {longest} characters, got {shown!r}")
+    check_text(what, value)
 
 
 def check_text(what: str, text: str) -> None:
